@@ -1,0 +1,191 @@
+"""PythonFunction: a Symphony handler from ``lambdas/<folder>/`` as a fully wired Lambda function.
+
+Every function gets: the pinned runtime and architecture, Powertools (the public layer, pinned to
+the version the tests use, resolved from its public SSM parameter at deploy time), the shared
+``symphony`` package layer, an encrypted log group with retention, X-Ray tracing, a role that can
+write only its own log group (no AWS-managed policy), a dead-letter queue for asynchronous
+invocations (an on-failure destination), environment variables encrypted with the stack's key,
+and an alarm on errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from stacks.components.dead_letter_queue import DeadLetterQueue
+from stacks.components.shared_code import PROJECT_ROOT, SharedCode
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# Must equal the aws-lambda-powertools pin in requirements-dev.txt (tests/unit checks it).
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
+LAMBDAS_DIR = PROJECT_ROOT / "lambdas"
+
+
+class PythonFunction(Construct):
+    """Exposes ``function``, ``role``, ``log_group``, ``dead_letters`` and ``errors_alarm``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        folder: str,
+        description: str,
+        shared_code: SharedCode,
+        alarm_topic: sns.ITopic,
+        log_retention: logs.RetentionDays,
+        encryption_key: kms.IKey,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+        reserved_concurrency: int | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        lambdas_dir: Path = LAMBDAS_DIR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        code_dir = lambdas_dir / folder
+        if not (code_dir / "handler.py").is_file():
+            raise ValueError(f"PythonFunction {construct_id}: {code_dir}/handler.py does not exist")
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs the {folder} handler",
+        )
+        self.log_group.grant_write(self.role)
+        self.dead_letters = DeadLetterQueue(
+            self,
+            "AsyncDeadLetters",
+            alarm_topic=alarm_topic,
+            purpose=f"asynchronous invocations of {folder} that failed every retry",
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+        )
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(
+                str(code_dir), exclude=["__pycache__", "*.pyc", "tests", ".pytest_cache"]
+            ),
+            layers=[powertools, shared_code.layer],
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            timeout=timeout,
+            memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrency,
+            on_failure=destinations.SqsDestination(self.dead_letters.queue),
+            retry_attempts=2,
+            environment_encryption=encryption_key,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": folder,
+                "POWERTOOLS_METRICS_NAMESPACE": "Symphony",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+        )
+        self._suppress_reasoned_findings()
+        self.errors_alarm = cloudwatch.Alarm(
+            self,
+            "ErrorsAlarm",
+            alarm_description=f"{folder} raised errors",
+            metric=self.function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.errors_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+    def _suppress_reasoned_findings(self) -> None:
+        NagSuppressions.add_resource_suppressions(
+            self.role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
+                    "permissions: Resource '*' is what active tracing requires.",
+                    applies_to=["Resource::*"],
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="grant_send_messages on the encrypted failure queue writes these KMS "
+                    "action families, on the stack's one key only (named resource, not '*').",
+                    applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+                ),
+                NagPackSuppression(
+                    id="PCI.DSS.321-IAMNoInlinePolicy",
+                    reason="The inline policy holds only what grant_* wrote for this one role, "
+                    "naming this function's own resources; a managed policy would invite reuse.",
+                ),
+            ],
+            apply_to_children=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.function,
+            [
+                NagPackSuppression(id="PCI.DSS.321-LambdaInsideVPC", reason=_NO_VPC),
+                NagPackSuppression(id="Serverless-LambdaDLQ", reason=_ON_FAILURE_DESTINATION),
+            ],
+        )
+        function = self.function.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        function.add_metadata(
+            "checkov",
+            {
+                "skip": [
+                    {"id": "CKV_AWS_117", "comment": _NO_VPC},
+                    {"id": "CKV_AWS_116", "comment": _ON_FAILURE_DESTINATION},
+                    {
+                        "id": "CKV_AWS_115",
+                        "comment": "Concurrency is bounded by the event source (shards x "
+                        "parallelization factor, SQS maximum concurrency), not by reserving "
+                        "account capacity; pass reserved_concurrency where a limit is wanted.",
+                    },
+                ]
+            },
+        )
+
+
+_ON_FAILURE_DESTINATION = (
+    "Failed asynchronous invocations go to an on-failure destination, an alarmed SQS queue, "
+    "which records the error and request context that a DeadLetterConfig would drop."
+)
+_NO_VPC = (
+    "The function reaches only AWS service APIs, over TLS with IAM authentication, and no "
+    "resource inside a VPC; card numbers never reach it (POS records carry tokens). A VPC "
+    "would add NAT or endpoint cost and cold-start latency and protect nothing here."
+)

@@ -1,0 +1,351 @@
+"""Symphony's environments: typed, frozen, validated at once.
+
+One TOML file per environment lives in ``stacks/environments/``. ``load_environment`` parses it
+into an :class:`EnvironmentConfig`; anything wrong fails with a :class:`ConfigError` that names the
+file, the field, the bad value and what is allowed. Nothing here imports ``aws_cdk``: the simulator
+and the operator CLI read the same configuration without building any stack.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
+
+# The values CloudWatch Logs accepts for a log group's retention, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+
+ALL_REGIONS = "all"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message says where, what and what is allowed."""
+
+
+def _parse_clock_time(value: object) -> time:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("expected a 24-hour clock time 'HH:MM' from 00:00 to 23:59")
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class StoresConfig(_Frozen):
+    """The estate: how many stores, how their ids look, where they are and their clock."""
+
+    count: int = Field(ge=1, description="number of stores in the chain")
+    id_prefix: str = Field(pattern=r"^[A-Z]{2}$", description="country code that starts a store id")
+    id_digits: int = Field(ge=3, le=6, description="digits after the prefix, zero-padded")
+    time_zone: str = Field(description="IANA time zone of the stores, e.g. Africa/Johannesburg")
+    regions: tuple[str, ...] = Field(min_length=1, description="the regions stores belong to")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "expected an IANA time zone name such as 'Africa/Johannesburg' "
+                f"(one of the {len(available_timezones())} in the tz database)"
+            ) from None
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _distinct_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("expected each region once")
+        if ALL_REGIONS in value:
+            raise ValueError(f"'{ALL_REGIONS}' is reserved for subscribers who cover every region")
+        return value
+
+    @model_validator(mode="after")
+    def _ids_fit(self) -> StoresConfig:
+        if self.count >= 10**self.id_digits:
+            raise ValueError(
+                f"count {self.count} needs more than id_digits={self.id_digits} digits "
+                f"(at most {10**self.id_digits - 1} stores)"
+            )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def id_format(self) -> str:
+        """The store id format, e.g. ``ZA-NNNN``."""
+        return f"{self.id_prefix}-{'N' * self.id_digits}"
+
+    def store_id(self, number: int) -> str:
+        """The id of store ``number`` (1-based), e.g. ``ZA-0047``."""
+        if not 1 <= number <= self.count:
+            raise ValueError(f"store number {number} is outside 1..{self.count}")
+        return f"{self.id_prefix}-{number:0{self.id_digits}d}"
+
+    def check_store_id(self, store_id: str) -> str:
+        """Return ``store_id`` if it names one of the chain's stores; raise ValueError if not."""
+        match = re.fullmatch(rf"{self.id_prefix}-(\d{{{self.id_digits}}})", store_id)
+        if match is None or not 1 <= int(match.group(1)) <= self.count:
+            raise ValueError(
+                f"store id {store_id!r} is not allowed: expected {self.id_format} "
+                f"from {self.store_id(1)} to {self.store_id(self.count)}"
+            )
+        return store_id
+
+
+class Timetable(_Frozen):
+    """When each part of the night starts, in the stores' local time."""
+
+    collection_opens: ClockTime
+    submission_cutoff_check: ClockTime
+    nightly_pipeline: ClockTime
+    price_distribution: ClockTime
+    dashboard_refresh: ClockTime
+
+
+class Deadlines(_Frozen):
+    """When each stage of the nightly pipeline must be done, in the stores' local time."""
+
+    validation: ClockTime
+    analytics: ClockTime
+    reports: ClockTime
+
+
+class Thresholds(_Frozen):
+    cold_chain_max_celsius: float = Field(
+        ge=0, le=15, description="a fridge above this temperature is an excursion"
+    )
+    fraud_score_alert: float = Field(
+        gt=0, le=1, description="a transaction scoring at or above this raises an alert"
+    )
+    reorder_safety_factor: float = Field(
+        gt=0, le=5, description="standard deviations of demand kept as safety stock"
+    )
+
+
+class Retention(_Frozen):
+    log_days: int = Field(description="CloudWatch log retention")
+    raw_archive_after_days: int = Field(ge=1, description="raw zone objects move to archive")
+    raw_expire_after_days: int = Field(ge=1, description="raw zone objects are deleted")
+    quarantine_expire_after_days: int = Field(ge=1, description="quarantined records are deleted")
+
+    @field_validator("log_days")
+    @classmethod
+    def _cloudwatch_value(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"expected one of the values CloudWatch Logs accepts: {list(LOG_RETENTION_DAYS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _archive_before_expiry(self) -> Retention:
+        if self.raw_expire_after_days <= self.raw_archive_after_days:
+            raise ValueError(
+                f"raw_expire_after_days ({self.raw_expire_after_days}) must be greater than "
+                f"raw_archive_after_days ({self.raw_archive_after_days})"
+            )
+        return self
+
+
+AlertTier = Literal["critical", "important", "informational"]
+ALERT_TIERS: tuple[AlertTier, ...] = ("critical", "important", "informational")
+
+
+class Subscriber(_Frozen):
+    """Someone who receives one tier's alerts, for one region, every region or a few stores."""
+
+    name: str = Field(min_length=1)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    sms: str | None = Field(
+        default=None, pattern=r"^\+[1-9]\d{7,14}$", description="E.164 phone number"
+    )
+    region: str | None = Field(default=None, description="a region of stores.regions, or 'all'")
+    stores: tuple[str, ...] = Field(default=(), description="store ids, for a store manager")
+
+    @model_validator(mode="after")
+    def _reachable_and_scoped(self) -> Subscriber:
+        if self.email is None and self.sms is None:
+            raise ValueError("expected an email, an sms number or both")
+        if (self.region is None) == (not self.stores):
+            raise ValueError("expected exactly one of region (a region or 'all') and stores")
+        return self
+
+
+class Alerting(_Frozen):
+    critical: tuple[Subscriber, ...] = Field(min_length=1)
+    important: tuple[Subscriber, ...] = ()
+    informational: tuple[Subscriber, ...] = ()
+
+    def subscribers(self, tier: AlertTier) -> tuple[Subscriber, ...]:
+        return tuple(getattr(self, tier))
+
+
+class EnvironmentConfig(_Frozen):
+    """One deployment of Symphony: every value a stack, the simulator or the CLI may need."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+    removal_policy: Literal["destroy", "retain"]
+    stores: StoresConfig
+    timetable: Timetable
+    deadlines: Deadlines
+    thresholds: Thresholds
+    retention: Retention
+    alerting: Alerting
+
+    @model_validator(mode="after")
+    def _night_in_order(self) -> EnvironmentConfig:
+        """The night's moments must follow each other, counted from collection opening."""
+        start = _minutes(self.timetable.collection_opens)
+        previous = ("timetable.collection_opens", 0)
+        for field, moment in self.night_moments():
+            offset = (_minutes(moment) - start) % (24 * 60)
+            if offset <= previous[1] and field != previous[0]:
+                raise ValueError(
+                    f"{field} = {moment:%H:%M} must come after {previous[0]} in the night "
+                    f"(the night runs {_night_order_text()})"
+                )
+            previous = (field, offset)
+        return self
+
+    @model_validator(mode="after")
+    def _subscribers_cover_known_places(self) -> EnvironmentConfig:
+        for tier in ALERT_TIERS:
+            for index, subscriber in enumerate(self.alerting.subscribers(tier)):
+                where = f"alerting.{tier}[{index}]"
+                allowed = (ALL_REGIONS, *self.stores.regions)
+                if subscriber.region is not None and subscriber.region not in allowed:
+                    raise ValueError(
+                        f"{where}.region = {subscriber.region!r} is not allowed: "
+                        f"expected one of {list(allowed)}"
+                    )
+                for store_id in subscriber.stores:
+                    try:
+                        self.stores.check_store_id(store_id)
+                    except ValueError as error:
+                        raise ValueError(f"{where}.stores: {error}") from None
+        return self
+
+    def night_moments(self) -> Iterator[tuple[str, time]]:
+        """Every start and deadline of the night as (field, clock time), in the order they must
+        happen."""
+        for field, _label in _NIGHT_ORDER:
+            section, name = field.split(".")
+            yield field, getattr(getattr(self, section), name)
+
+    def night_schedule(self, business_date: date) -> list[NightMoment]:
+        """The night of ``business_date`` (the trading day whose sales it processes) as aware
+        local datetimes: moments from collection opening to midnight fall on the business date,
+        the rest on the next day."""
+        zone = self.stores.zone
+        opens = self.timetable.collection_opens
+        labels = dict(_NIGHT_ORDER)
+        schedule = []
+        for field, moment in self.night_moments():
+            day = business_date if moment >= opens else business_date + timedelta(days=1)
+            at = datetime.combine(day, moment, tzinfo=zone)
+            schedule.append(NightMoment(field, labels[field], at))
+        return schedule
+
+
+class NightMoment(NamedTuple):
+    field: str
+    label: str
+    at: datetime
+
+
+_NIGHT_ORDER = (
+    ("timetable.collection_opens", "collection opens"),
+    ("timetable.submission_cutoff_check", "submission cutoff check"),
+    ("timetable.nightly_pipeline", "nightly pipeline starts"),
+    ("deadlines.validation", "validation deadline"),
+    ("deadlines.analytics", "analytics deadline"),
+    ("deadlines.reports", "reports deadline"),
+    ("timetable.price_distribution", "price distribution"),
+    ("timetable.dashboard_refresh", "dashboard refresh"),
+)
+
+
+def _night_order_text() -> str:
+    return " < ".join(field.split(".")[1] for field, _label in _NIGHT_ORDER)
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def available_environments(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
+    return sorted(path.stem for path in directory.glob("*.toml"))
+
+
+def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConfig:
+    """Read and validate ``<directory>/<name>.toml``; raise ConfigError naming what is wrong."""
+    allowed = available_environments(directory)
+    if name not in allowed:
+        raise ConfigError(
+            f"unknown environment {name!r}: allowed environments are "
+            f"{', '.join(allowed) or 'none'} (files in {directory})"
+        )
+    path = directory / f"{name}.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_environment(name, raw, source=str(path))
+
+
+def parse_environment(name: str, raw: dict[str, object], *, source: str) -> EnvironmentConfig:
+    """Validate an already-parsed environment document; ``source`` names it in errors."""
+    if "name" in raw:
+        raise ConfigError(f"{source}: 'name' is not a setting: the file name is the environment")
+    try:
+        return EnvironmentConfig.model_validate({"name": name, **raw})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: {error.error_count()} invalid setting(s):"]
+    for detail in error.errors(include_url=False):
+        field = ".".join(str(part) for part in detail["loc"])
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "missing":
+            lines.append(f"  {field}: missing (required)")
+        elif detail["type"] == "extra_forbidden":
+            lines.append(f"  {field}: unknown setting (see README, Configuration reference)")
+        elif field and "input" in detail and not isinstance(detail["input"], dict):
+            lines.append(f"  {field} = {detail['input']!r} is not allowed: {message}")
+        else:
+            lines.append(f"  {field}: {message}" if field else f"  {message}")
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""SymphonyStacks: every stack of one environment, built from its configuration.
+
+A plain construct directly under the app (not a ``cdk.Stage``), so its stacks are top-level:
+``cdk deploy --all -c env=prod`` selects them and ``cdk synth`` prints their templates.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, RemovalPolicy, Tags
+from constructs import Construct
+
+from stacks.alerting_stack import AlertingStack
+from stacks.config import EnvironmentConfig
+
+
+class SymphonyStacks(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id)
+        environment = Environment(account=config.account, region=config.region)
+        removal_policy = (
+            RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        )
+        Tags.of(self).add("project", "symphony")
+        Tags.of(self).add("environment", config.name)
+
+        self.alerting = AlertingStack(
+            self,
+            "Alerting",
+            env=environment,
+            stack_name=f"{construct_id}-Alerting",
+            alerting=config.alerting,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: alert topics per tier and their subscribers",
+        )
+
+
+def stack_set_id(environment_name: str) -> str:
+    return f"Symphony-{environment_name}"

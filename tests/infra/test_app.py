@@ -1,0 +1,110 @@
+"""The synthesized app of each environment: what its configuration says it should be."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from stacks.config import ALERT_TIERS, load_environment
+from tests.infra.conftest import Synthesized
+
+
+def _subscriptions(app: Synthesized, stack: str) -> dict[str, dict]:
+    found = app.template(stack).find_resources("AWS::SNS::Subscription")
+    return {
+        resource["Properties"]["Endpoint"]: resource["Properties"] for resource in found.values()
+    }
+
+
+def test_stacks_are_named_for_their_environment(
+    dev_app: Synthesized, prod_app: Synthesized
+) -> None:
+    assert sorted(dev_app.templates) == ["Symphony-dev-Alerting"]
+    assert sorted(prod_app.templates) == ["Symphony-prod-Alerting"]
+
+
+def test_stacks_are_environment_agnostic_when_no_account_is_configured(
+    dev_app: Synthesized,
+) -> None:
+    (stack,) = dev_app.assembly.stacks_recursively
+    assert stack.environment.account == "unknown-account"
+    assert stack.environment.region == "af-south-1"
+
+
+@pytest.mark.parametrize(("environment", "policy"), [("dev", "Delete"), ("prod", "Retain")])
+def test_removal_policy_follows_the_environment(
+    request: pytest.FixtureRequest, environment: str, policy: str
+) -> None:
+    app: Synthesized = request.getfixturevalue(f"{environment}_app")
+    template = app.template(f"Symphony-{environment}-Alerting")
+    for resource_type in ("AWS::KMS::Key", "AWS::SQS::Queue"):
+        template.all_resources(resource_type, {"DeletionPolicy": policy})
+
+
+def test_one_kms_encrypted_tls_only_topic_per_tier(dev_app: Synthesized) -> None:
+    template = dev_app.template("Symphony-dev-Alerting")
+    template.resource_count_is("AWS::SNS::Topic", len(ALERT_TIERS))
+    template.all_resources_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.all_resources_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_every_configured_contact_is_subscribed_to_its_tier(prod_app: Synthesized) -> None:
+    config = load_environment("prod")
+    expected = sorted(
+        contact
+        for tier in ALERT_TIERS
+        for subscriber in config.alerting.subscribers(tier)
+        for contact in (subscriber.email, subscriber.sms)
+        if contact
+    )
+    found = prod_app.template("Symphony-prod-Alerting").find_resources("AWS::SNS::Subscription")
+    assert sorted(r["Properties"]["Endpoint"] for r in found.values()) == expected
+
+
+def test_regional_manager_receives_their_region_only(prod_app: Synthesized) -> None:
+    subscriptions = _subscriptions(prod_app, "Symphony-prod-Alerting")
+    assert subscriptions["gauteng.ops@example.com"]["FilterPolicy"] == {"region": ["Gauteng"]}
+    assert subscriptions["+27820000010"]["FilterPolicy"] == {"region": ["Gauteng"]}
+    assert subscriptions["+27820000010"]["Protocol"] == "sms"
+
+
+def test_store_manager_receives_their_store_only(prod_app: Synthesized) -> None:
+    subscriptions = _subscriptions(prod_app, "Symphony-prod-Alerting")
+    assert subscriptions["store0047@example.com"]["FilterPolicy"] == {"store": ["ZA-0047"]}
+
+
+def test_national_subscriber_receives_every_alert(prod_app: Synthesized) -> None:
+    subscriptions = _subscriptions(prod_app, "Symphony-prod-Alerting")
+    assert "FilterPolicy" not in subscriptions["data-oncall@example.com"]
+
+
+def test_every_subscription_keeps_failed_deliveries(prod_app: Synthesized) -> None:
+    subscriptions = _subscriptions(prod_app, "Symphony-prod-Alerting")
+    assert all("deadLetterTargetArn" in s["RedrivePolicy"] for s in subscriptions.values())
+
+
+def test_resources_are_tagged_with_project_and_environment(prod_app: Synthesized) -> None:
+    prod_app.template("Symphony-prod-Alerting").has_resource_properties(
+        "AWS::SNS::Topic",
+        {
+            "Tags": Match.array_with(
+                [{"Key": "environment", "Value": "prod"}, {"Key": "project", "Value": "symphony"}]
+            )
+        },
+    )
