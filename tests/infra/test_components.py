@@ -157,7 +157,7 @@ def test_every_queue_of_a_component_refuses_plain_http(components: Synthesized) 
         and statement["Effect"] == "Deny"
         for queue in resource["Properties"]["Queues"]
     }
-    assert len(queues) == 3
+    assert len(queues) == 4  # alert deliveries, async failures, work queue and its DLQ
     assert queues == tls_only
 
 
