@@ -153,7 +153,8 @@ class Thresholds(_Frozen):
 
 
 class Retention(_Frozen):
-    log_days: int = Field(description="CloudWatch log retention")
+    log_days: int = Field(description="CloudWatch log and S3 access log retention")
+    landing_expire_after_days: int = Field(ge=1, description="store uploads are deleted")
     raw_archive_after_days: int = Field(ge=1, description="raw zone objects move to archive")
     raw_expire_after_days: int = Field(ge=1, description="raw zone objects are deleted")
     quarantine_expire_after_days: int = Field(ge=1, description="quarantined records are deleted")

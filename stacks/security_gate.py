@@ -8,7 +8,9 @@ module also fails it on warning-level ones, so nothing unsuppressed passes.
 
 from __future__ import annotations
 
-from aws_cdk import Aspects, cx_api
+from collections.abc import Mapping
+
+from aws_cdk import Aspects, CfnResource, cx_api
 from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks, ServerlessChecks
 from constructs import IConstruct
 
@@ -35,3 +37,14 @@ def unsuppressed_findings(assembly: cx_api.CloudAssembly) -> list[str]:
 
 def _all_stacks(assembly: cx_api.CloudAssembly) -> list[cx_api.CloudFormationStackArtifact]:
     return list(assembly.stacks_recursively)
+
+
+def skip_checkov(resource: IConstruct, reasons: Mapping[str, str]) -> None:
+    """Record checkov checks skipped on ``resource`` (a construct or its CfnResource), each with
+    its reason, in the resource's ``Metadata.checkov`` where checkov reads them."""
+    cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
+    if not isinstance(cfn, CfnResource):
+        raise TypeError(f"{resource.node.path} has no CloudFormation resource to annotate")
+    existing = cfn.get_metadata("checkov") or {"skip": []}
+    skips = [*existing["skip"], *({"id": rule, "comment": why} for rule, why in reasons.items())]
+    cfn.add_metadata("checkov", {"skip": skips})

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
+from stacks.data_stack import DataStack
 
 
 class SymphonyStacks(Construct):
@@ -23,6 +24,16 @@ class SymphonyStacks(Construct):
         Tags.of(self).add("project", "symphony")
         Tags.of(self).add("environment", config.name)
 
+        self.data = DataStack(
+            self,
+            "Data",
+            env=environment,
+            stack_name=f"{construct_id}-Data",
+            stores=config.stores,
+            retention=config.retention,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: lake zones, POS stream, catalog, state tables",
+        )
         self.alerting = AlertingStack(
             self,
             "Alerting",

@@ -28,6 +28,7 @@ from constructs import Construct
 
 from stacks.components.dead_letter_queue import DeadLetterQueue
 from stacks.components.shared_code import PROJECT_ROOT, SharedCode
+from stacks.security_gate import skip_checkov
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -161,21 +162,14 @@ class PythonFunction(Construct):
                 NagPackSuppression(id="Serverless-LambdaDLQ", reason=_ON_FAILURE_DESTINATION),
             ],
         )
-        function = self.function.node.default_child
-        assert isinstance(function, lambda_.CfnFunction)
-        function.add_metadata(
-            "checkov",
+        skip_checkov(
+            self.function,
             {
-                "skip": [
-                    {"id": "CKV_AWS_117", "comment": _NO_VPC},
-                    {"id": "CKV_AWS_116", "comment": _ON_FAILURE_DESTINATION},
-                    {
-                        "id": "CKV_AWS_115",
-                        "comment": "Concurrency is bounded by the event source (shards x "
-                        "parallelization factor, SQS maximum concurrency), not by reserving "
-                        "account capacity; pass reserved_concurrency where a limit is wanted.",
-                    },
-                ]
+                "CKV_AWS_117": _NO_VPC,
+                "CKV_AWS_116": _ON_FAILURE_DESTINATION,
+                "CKV_AWS_115": "Concurrency is bounded by the event source (shards x "
+                "parallelization factor, SQS maximum concurrency), not by reserving account "
+                "capacity; pass reserved_concurrency where a limit is wanted.",
             },
         )
 

@@ -15,11 +15,12 @@ Template = dict[str, Any]
 
 # Functions the CDK framework adds for its own custom resources: CloudFormation calls them during
 # a deployment and reads their answer, so a failure fails the deployment, not a data flow.
-FRAMEWORK_FUNCTION_PATHS = (
-    "/Custom::",
-    "/BucketNotificationsHandler",
-    "/LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a",
-    "/AWS679f53fac002430cb0da5b7982bd2287",
+# Recognised by their logical ids, which CDK derives from fixed construct ids.
+FRAMEWORK_FUNCTION_IDS = (
+    "CustomS3AutoDeleteObjectsCustomResourceProvider",
+    "BucketNotificationsHandler050a0587b7544547bf325f094a3db834",
+    "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a",
+    "AWS679f53fac002430cb0da5b7982bd2287",
 )
 
 
@@ -50,9 +51,8 @@ def _as_object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _is_framework_function(resource: dict[str, Any]) -> bool:
-    path = resource.get("Metadata", {}).get("aws:cdk:path", "")
-    return any(marker in path for marker in FRAMEWORK_FUNCTION_PATHS)
+def _is_framework_function(logical_id: str) -> bool:
+    return logical_id.startswith(FRAMEWORK_FUNCTION_IDS)
 
 
 def _resource_type(template: Template, logical_id: str | None) -> str | None:
@@ -104,7 +104,7 @@ def dead_letter_edges(template: Template) -> Iterator[tuple[str, Any]]:
             destination = props.get("DestinationConfig", {}).get("OnFailure", {})
             yield f"event source mapping {logical_id}", destination.get("Destination")
     for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Lambda::Function" or _is_framework_function(resource):
+        if resource.get("Type") != "AWS::Lambda::Function" or _is_framework_function(logical_id):
             continue
         props = resource.get("Properties", {})
         target = props.get("DeadLetterConfig", {}).get("TargetArn") or on_failure.get(logical_id)

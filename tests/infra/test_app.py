@@ -19,16 +19,16 @@ def _subscriptions(app: Synthesized, stack: str) -> dict[str, dict]:
 def test_stacks_are_named_for_their_environment(
     dev_app: Synthesized, prod_app: Synthesized
 ) -> None:
-    assert sorted(dev_app.templates) == ["Symphony-dev-Alerting"]
-    assert sorted(prod_app.templates) == ["Symphony-prod-Alerting"]
+    assert sorted(dev_app.templates) == ["Symphony-dev-Alerting", "Symphony-dev-Data"]
+    assert sorted(prod_app.templates) == ["Symphony-prod-Alerting", "Symphony-prod-Data"]
 
 
 def test_stacks_are_environment_agnostic_when_no_account_is_configured(
     dev_app: Synthesized,
 ) -> None:
-    (stack,) = dev_app.assembly.stacks_recursively
-    assert stack.environment.account == "unknown-account"
-    assert stack.environment.region == "af-south-1"
+    for stack in dev_app.assembly.stacks_recursively:
+        assert stack.environment.account == "unknown-account"
+        assert stack.environment.region == "af-south-1"
 
 
 @pytest.mark.parametrize(("environment", "policy"), [("dev", "Delete"), ("prod", "Retain")])
