@@ -47,6 +47,8 @@ lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@# Each handler folder is its own import root (handler.py, logic.py ... in every one).
+	for folder in lambdas/*/; do $(VENV)/bin/mypy "$$folder"; done
 
 format: $(VENV)/.installed ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -14,17 +14,21 @@ from constructs import Construct
 
 from stacks.components.archived_stream import ArchivedStream
 from stacks.components.framework_functions import suppress_framework_function_findings
+from stacks.components.lake_catalog import LakeCatalog, TableSpec
 from stacks.components.log_retention import log_retention
 from stacks.components.stack_key import StackKey
 from stacks.components.store_upload_role import StoreUploadRole
 from stacks.components.zone_bucket import AccessLogBucket, ZoneBucket
 from stacks.config import Retention, StoresConfig
+from symphony.contracts import PosTransaction
 
+FIRST_BUSINESS_DATE = "2024-01-01"  # the oldest partition the catalog projects
 ZONES = ("landing", "raw", "curated", "quarantine", "reports", "reference")
 
 
 class DataStack(Stack):
-    """Exposes ``key``, ``zones`` (zone name -> bucket), ``pos`` (ArchivedStream), ``tables``
+    """Exposes ``key``, ``zones`` (zone name -> bucket), ``pos`` (ArchivedStream), ``catalog``
+    (LakeCatalog), ``tables``
     (name -> TableV2) and ``store_uploads`` (StoreUploadRole)."""
 
     def __init__(
@@ -32,6 +36,7 @@ class DataStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
+        environment_name: str,
         stores: StoresConfig,
         retention: Retention,
         removal_policy: RemovalPolicy,
@@ -68,6 +73,40 @@ class DataStack(Stack):
             date_field="occurred_at",
             encryption_key=self.key,
             log_retention=log_retention(retention.log_days),
+            removal_policy=removal_policy,
+        )
+        self.catalog = LakeCatalog(
+            self,
+            "Catalog",
+            database_name=f"symphony_{environment_name}",
+            tables=[
+                TableSpec(
+                    name="raw_pos_transactions",
+                    bucket=self.zones["raw"],
+                    prefix="pos/",
+                    data_format="json",
+                    compressed=True,
+                    contract=PosTransaction,
+                    description="Every POS transaction from the stream, as Firehose archived it",
+                ),
+                TableSpec(
+                    name="landing_sales",
+                    bucket=self.zones["landing"],
+                    prefix="landing/sales/",
+                    data_format="json",
+                    contract=PosTransaction,
+                    description="Stores' daily sales files as uploaded (not yet validated)",
+                ),
+                TableSpec(
+                    name="curated_sales",
+                    bucket=self.zones["curated"],
+                    prefix="sales/",
+                    data_format="parquet",
+                    contract=PosTransaction,
+                    description="Validated, deduplicated sales of each business date",
+                ),
+            ],
+            first_business_date=FIRST_BUSINESS_DATE,
             removal_policy=removal_policy,
         )
         self.tables = self._state_tables(removal_policy)

@@ -12,6 +12,7 @@ from constructs import Construct
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
 from stacks.data_stack import DataStack
+from stacks.ingestion_stack import IngestionStack
 
 
 class SymphonyStacks(Construct):
@@ -29,6 +30,7 @@ class SymphonyStacks(Construct):
             "Data",
             env=environment,
             stack_name=f"{construct_id}-Data",
+            environment_name=config.name,
             stores=config.stores,
             retention=config.retention,
             removal_policy=removal_policy,
@@ -42,6 +44,20 @@ class SymphonyStacks(Construct):
             alerting=config.alerting,
             removal_policy=removal_policy,
             description=f"Symphony {config.name}: alert topics per tier and their subscribers",
+        )
+
+        self.ingestion = IngestionStack(
+            self,
+            "Ingestion",
+            env=environment,
+            stack_name=f"{construct_id}-Ingestion",
+            reference_zone=self.data.zones["reference"],
+            quarantine_zone=self.data.zones["quarantine"],
+            reference_table=self.data.tables["reference"],
+            alarm_topic=self.alerting.alerts.topic("important"),
+            log_days=config.retention.log_days,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: functions that take data in from the lake",
         )
 
 

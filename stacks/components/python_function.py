@@ -10,7 +10,7 @@ and an alarm on errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -23,7 +23,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
-from cdk_nag import NagPackSuppression, NagSuppressions
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from stacks.components.dead_letter_queue import DeadLetterQueue
@@ -130,6 +130,17 @@ class PythonFunction(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.errors_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+    def explain_grant_wildcards(
+        self, reason: str, applies_to: Sequence[str | RegexAppliesTo]
+    ) -> None:
+        """Record why the wildcards that a ``grant_*`` call wrote into this function's role are
+        right (cdk-nag AwsSolutions-IAM5); call it beside the grant."""
+        NagSuppressions.add_resource_suppressions(
+            self.role,
+            [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=applies_to)],
+            apply_to_children=True,
+        )
 
     def _suppress_reasoned_findings(self) -> None:
         NagSuppressions.add_resource_suppressions(

@@ -18,7 +18,11 @@ from constructs import Construct
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHARED_PACKAGE = PROJECT_ROOT / "symphony"
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+# The generator (and the CLI that runs it) are tools for a laptop, not for Lambda: they need
+# orjson and rich, which the layer does not carry.
+_IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "generator", "__main__.py"
+)
 
 
 @jsii.implements(ILocalBundling)
@@ -58,7 +62,7 @@ class SharedCode(Construct):
             code=lambda_.Code.from_asset(
                 str(package),
                 asset_hash_type=AssetHashType.SOURCE,
-                exclude=["__pycache__", "*.pyc"],
+                exclude=["__pycache__", "*.pyc", "generator", "__main__.py"],
                 bundling=BundlingOptions(
                     # Never pulled: the local bundler always succeeds, so no Docker is needed.
                     image=DockerImage.from_registry("symphony/local-bundling-only"),

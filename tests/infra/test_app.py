@@ -19,8 +19,10 @@ def _subscriptions(app: Synthesized, stack: str) -> dict[str, dict]:
 def test_stacks_are_named_for_their_environment(
     dev_app: Synthesized, prod_app: Synthesized
 ) -> None:
-    assert sorted(dev_app.templates) == ["Symphony-dev-Alerting", "Symphony-dev-Data"]
-    assert sorted(prod_app.templates) == ["Symphony-prod-Alerting", "Symphony-prod-Data"]
+    for app, name in ((dev_app, "dev"), (prod_app, "prod")):
+        assert sorted(app.templates) == [
+            f"Symphony-{name}-{concern}" for concern in ("Alerting", "Data", "Ingestion")
+        ]
 
 
 def test_stacks_are_environment_agnostic_when_no_account_is_configured(

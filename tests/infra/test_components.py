@@ -10,8 +10,9 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
+from stacks.components.log_retention import log_retention
 from stacks.components.monitored_queue import MonitoredQueue
 from stacks.components.python_function import (
     ARCHITECTURE,
@@ -21,6 +22,7 @@ from stacks.components.python_function import (
     PythonFunction,
 )
 from stacks.components.shared_code import SharedCode
+from stacks.config import LOG_RETENTION_DAYS
 from tests.infra.component_harness import HARNESS_STACK
 from tests.infra.conftest import PROJECT_ROOT, Synthesized
 from tests.infra.graph_rules import referenced_id
@@ -73,6 +75,8 @@ def test_shared_layer_holds_the_symphony_package_under_python(components: Synthe
         PROJECT_ROOT / "symphony" / "__init__.py"
     ).read_text()
     assert not list(packaged.rglob("__pycache__"))
+    assert (packaged / "contracts.py").is_file()
+    assert not (packaged / "generator").exists()  # a laptop tool: needs orjson and rich
 
 
 def test_function_asset_is_its_own_folder_only(components: Synthesized) -> None:
@@ -202,3 +206,15 @@ def test_python_function_rejects_a_folder_without_handler(bare_stack, tmp_path: 
 def test_powertools_layer_version_matches_the_tested_package() -> None:
     pins = (PROJECT_ROOT / "requirements-dev.txt").read_text().splitlines()
     assert f"aws-lambda-powertools=={POWERTOOLS_VERSION}" in pins
+
+
+def test_every_retention_the_config_allows_maps_to_cloudwatch_days() -> None:
+    stack = cdk.Stack(cdk.App())
+    for days in LOG_RETENTION_DAYS:
+        logs.LogGroup(stack, f"Logs{days}", retention=log_retention(days))
+    found = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    assert sorted(r["Properties"]["RetentionInDays"] for r in found.values()) == sorted(
+        LOG_RETENTION_DAYS
+    )
+    with pytest.raises(ValueError, match="10 days is not a CloudWatch Logs retention"):
+        log_retention(10)

@@ -8,6 +8,8 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.config import load_environment
 from stacks.data_stack import ZONES
+from symphony.contracts import PosTransaction
+from symphony.schemas import hive_columns
 from tests.infra.conftest import Synthesized
 from tests.infra.graph_rules import referenced_id
 
@@ -229,3 +231,51 @@ def test_a_store_session_may_write_only_under_its_own_prefix(dev: Template) -> N
         )
     }
     assert other_actions == {"kms:GenerateDataKey"}
+
+
+def _glue_tables(template: Template) -> dict[str, dict]:
+    return {
+        r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+        for r in template.find_resources("AWS::Glue::Table").values()
+    }
+
+
+def test_catalog_database_is_named_for_the_environment(dev: Template, prod: Template) -> None:
+    dev.has_resource_properties("AWS::Glue::Database", {"DatabaseInput": {"Name": "symphony_dev"}})
+    prod.has_resource_properties(
+        "AWS::Glue::Database", {"DatabaseInput": {"Name": "symphony_prod"}}
+    )
+
+
+def test_catalog_tables_take_their_columns_from_the_contract(dev: Template) -> None:
+    contract = dict(hive_columns(PosTransaction))
+    tables = _glue_tables(dev)
+    assert sorted(tables) == ["curated_sales", "landing_sales", "raw_pos_transactions"]
+    parquet = {
+        c["Name"]: c["Type"] for c in tables["curated_sales"]["StorageDescriptor"]["Columns"]
+    }
+    assert parquet == contract
+    json_columns = {
+        c["Name"]: c["Type"] for c in tables["raw_pos_transactions"]["StorageDescriptor"]["Columns"]
+    }
+    assert json_columns == {**contract, "occurred_at": "string"}
+
+
+@pytest.mark.parametrize(
+    ("table", "zone", "prefix"),
+    [
+        ("raw_pos_transactions", "raw", "/pos/"),
+        ("landing_sales", "landing", "/landing/sales/"),
+        ("curated_sales", "curated", "/sales/"),
+    ],
+)
+def test_catalog_tables_find_each_night_by_date_projection(
+    dev: Template, table: str, zone: str, prefix: str
+) -> None:
+    found = _glue_tables(dev)[table]
+    location = found["StorageDescriptor"]["Location"]["Fn::Join"][1]
+    assert referenced_id(location[1]) == _bucket_id(dev, zone)
+    assert location[2] == prefix
+    assert found["PartitionKeys"] == [{"Name": "date", "Type": "string"}]
+    assert found["Parameters"]["projection.enabled"] == "true"
+    assert found["Parameters"]["projection.date.format"] == "yyyy-MM-dd"

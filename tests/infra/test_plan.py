@@ -17,7 +17,7 @@ def _cdk_out(app: Synthesized) -> Path:
 
 
 def test_plan_counts_every_resource_of_every_stack_by_type(dev_app: Synthesized) -> None:
-    stack, _data = read_stacks(_cdk_out(dev_app), "dev")
+    stack = read_stacks(_cdk_out(dev_app), "dev")[0]
     template = dev_app.templates["Symphony-dev-Alerting"]
     assert stack.name == "Symphony-dev-Alerting"
     assert stack.resources_by_type == dict(

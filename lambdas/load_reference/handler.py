@@ -1,0 +1,38 @@
+"""load_reference: a store or product master file lands in the reference zone; its records go
+to the reference table, and every line that fails its contract goes to quarantine with the
+reason. Triggered by EventBridge (S3 Object Created on the reference bucket)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import adapters
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from logic import plan_load, quarantine_key
+from models import ObjectCreatedEvent, Settings
+
+logger = Logger()
+metrics = Metrics()
+settings = Settings.model_validate(os.environ)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    created = ObjectCreatedEvent.model_validate(event)
+    bucket, key = created.detail.bucket.name, created.detail.object.key
+    plan = plan_load(key, adapters.read_lines(bucket, key))
+    written = adapters.write_items(settings.reference_table, plan.items)
+    if plan.rejected:
+        adapters.quarantine(settings.quarantine_bucket, quarantine_key(key), plan.rejected)
+    metrics.add_dimension(name="kind", value=plan.kind)
+    metrics.add_metric(name="ReferenceRecordsLoaded", unit=MetricUnit.Count, value=written)
+    metrics.add_metric(
+        name="ReferenceRecordsRejected", unit=MetricUnit.Count, value=len(plan.rejected)
+    )
+    summary = {"key": key, "kind": plan.kind, "loaded": written, "rejected": len(plan.rejected)}
+    logger.info("reference file loaded", extra=summary)
+    return summary

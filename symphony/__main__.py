@@ -1,0 +1,288 @@
+"""``python -m symphony``: the operator's commands. ``generate`` writes one synthetic business day
+of the whole chain; ``schemas`` writes (or checks) the Spark schemas derived from the contracts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+from symphony.generator.options import (
+    ANOMALIES,
+    BAD_RECORD_KINDS,
+    MAX_BAD_FRACTION,
+    MAX_STORES,
+    MAX_TRANSACTIONS_PER_STORE,
+    GenerateOptions,
+    OptionError,
+    parse_anomalies,
+)
+
+GENERATE_EPILOG = f"""\
+writes under OUT:
+  reference/stores.jsonl, reference/products.jsonl
+  landing/sales/date=D/store=S/part-0.jsonl and _manifest.json   (each submitting store)
+  stream/pos_transactions.jsonl, fridge_readings.jsonl, inventory_updates.jsonl,
+         competitor_prices.jsonl
+  exports/customers/part-0.jsonl
+  history/daily_sales.jsonl      (the 7 days before D and the same weekdays a year earlier)
+  labels.json                    (every planted bad line and anomaly, with its evidence)
+  summary.json                   (counts of everything written)
+
+bad sales-file lines (kinds, round-robin): {", ".join(BAD_RECORD_KINDS)}
+anomalies: {", ".join(ANOMALIES)}
+
+The same arguments always write byte-identical files. See docs/contracts.md.
+example: python -m symphony generate --stores 50 --date 2026-11-27 --out /tmp/day --seed 7
+"""
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed: expected a whole number from {low} to {high}"
+            )
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= MAX_BAD_FRACTION:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed: expected a number from 0 to "
+            f"{MAX_BAD_FRACTION} (0.01 is one line in a hundred)"
+        )
+    return value
+
+
+def _business_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed: expected a calendar date YYYY-MM-DD"
+        ) from None
+
+
+def _anomalies(text: str) -> tuple[str, ...]:
+    try:
+        return parse_anomalies(text)
+    except OptionError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--anomalies ")) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m symphony", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    generate = commands.add_parser(
+        "generate",
+        help="write one synthetic business day of the chain (sales files, streams, labels)",
+        description="Generate one business day of the whole chain: reference data, each store's "
+        "sales file and completion marker, the event streams, the customer export, two weeks "
+        "of trend history, planted bad lines and anomalies, and their labels.",
+        epilog=GENERATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    generate.add_argument(
+        "--stores",
+        type=_whole_number(1, MAX_STORES),
+        default=2900,
+        help=f"stores in the chain, ZA-0001 onwards (1 to {MAX_STORES}; default 2900)",
+    )
+    generate.add_argument(
+        "--date",
+        type=_business_date,
+        default=date(2026, 11, 27),
+        help="business date D, YYYY-MM-DD (default 2026-11-27, a Friday)",
+    )
+    generate.add_argument("--out", type=Path, required=True, help="directory to write into")
+    generate.add_argument(
+        "--seed",
+        type=_whole_number(0, 2**63 - 1),
+        default=0,
+        help="random seed: the same seed and arguments give identical bytes (default 0)",
+    )
+    generate.add_argument(
+        "--transactions-per-store",
+        type=_whole_number(1, MAX_TRANSACTIONS_PER_STORE),
+        default=200,
+        help="average ordinary transactions per store; small stores get fewer, large more "
+        "(default 200)",
+    )
+    generate.add_argument(
+        "--bad-fraction",
+        type=_fraction,
+        default=0.01,
+        help=f"fraction of sales-file lines made bad, 0 to {MAX_BAD_FRACTION} (default 0.01)",
+    )
+    generate.add_argument(
+        "--anomalies",
+        type=_anomalies,
+        default=ANOMALIES,
+        metavar="all|none|NAME,NAME",
+        help="anomalies to plant (default all; names below)",
+    )
+    generate.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a previous run in OUT (only the files a run writes are removed)",
+    )
+    generate.add_argument(
+        "--progress",
+        action="store_true",
+        help="report progress on stderr even when it is not a terminal",
+    )
+
+    schemas = commands.add_parser(
+        "schemas",
+        help="write the Spark schemas of the contracts to symphony/schemas/*.json",
+        description="Derive each contract's Spark schema (StructType JSON) and write it to "
+        "symphony/schemas/<contract>.json; with --check, only report files out of date.",
+    )
+    schemas.add_argument(
+        "--check", action="store_true", help="exit 1 if a file is missing or out of date"
+    )
+    return parser
+
+
+def _progress_reporter(
+    stream: TextIO, forced: bool
+) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """(progress callback, stop) for stderr: a rich bar on a terminal, plain lines with
+    ``--progress`` otherwise, nothing by default."""
+    if stream.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        bar = Progress(console=Console(file=stream), transient=True)
+        task = bar.add_task("generating stores", total=None)
+        bar.start()
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return on_progress, bar.stop
+    if forced:
+        next_report = [0]
+
+        def on_lines(done: int, total: int) -> None:
+            if done >= next_report[0] or done == total:
+                print(f"generate: {done:,}/{total:,} stores", file=stream, flush=True)
+                next_report[0] = done + max(1, total // 10)
+
+        return on_lines, lambda: None
+    return None, lambda: None
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from symphony.generator.run import OutputNotEmpty, generate
+
+    try:
+        options = GenerateOptions(
+            stores=args.stores,
+            business_date=args.date,
+            seed=args.seed,
+            transactions_per_store=args.transactions_per_store,
+            bad_fraction=args.bad_fraction,
+            anomalies=args.anomalies,
+        )
+    except OptionError as error:
+        print(f"python -m symphony generate: error: {error}", file=sys.stderr)
+        return 2
+    on_progress, stop_progress = _progress_reporter(sys.stderr, args.progress)
+    started = time.perf_counter()
+    try:
+        written = generate(options, args.out, force=args.force, progress=on_progress)
+    except OutputNotEmpty as error:
+        print(f"python -m symphony generate: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        stop_progress()
+    _print_summary(written.out, written.summary, time.perf_counter() - started)
+    return 0
+
+
+def _print_summary(out: Path, summary: dict[str, Any], seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]Generated {summary['business_date']}[/] (seed {summary['seed']}) into {out} "
+        f"in {seconds:.1f} s"
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("where")
+
+    def count(key: str) -> str:
+        return f"{summary[key]:,}"
+
+    rows = [
+        ("stores", count("stores"), "reference/stores.jsonl"),
+        ("  trading today", count("stores_trading"), ""),
+        ("products", count("products"), "reference/products.jsonl"),
+        ("sales files, each with a marker", count("sales_files"), "landing/sales/date=D/store=S/"),
+        ("sales-file lines", count("sales_file_lines"), "landing/sales/date=D/store=S/"),
+        ("  bad lines planted", count("bad_records"), "labels.json"),
+        ("POS transactions", count("pos_transactions_in_stream"), "stream/pos_transactions.jsonl"),
+        ("fridge readings", count("fridge_readings"), "stream/fridge_readings.jsonl"),
+        ("inventory updates", count("inventory_updates"), "stream/inventory_updates.jsonl"),
+        ("competitor prices", count("competitor_prices"), "stream/competitor_prices.jsonl"),
+        ("customers", count("customers"), "exports/customers/part-0.jsonl"),
+        ("history rows (14 days)", count("history_rows"), "history/daily_sales.jsonl"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    planted = summary["anomalies_planted"]
+    skipped = summary["anomalies_skipped"]
+    console.print(f"anomalies planted: {', '.join(planted) if planted else 'none'}")
+    for entry in skipped:
+        console.print(f"[yellow]anomaly skipped[/]: {entry['anomaly']} ({entry['reason']})")
+    console.print(f"labels: {out / 'labels.json'}   summary: {out / 'summary.json'}")
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from symphony.schemas import SCHEMA_DIR, stale_spark_schemas, write_spark_schemas
+
+    if args.check:
+        stale = stale_spark_schemas()
+        if stale:
+            print(
+                f"out of date in {SCHEMA_DIR}: {', '.join(stale)}; "
+                "run `python -m symphony schemas`",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"schemas in {SCHEMA_DIR} are up to date")
+        return 0
+    for path in write_spark_schemas():
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "generate":
+        return _generate(args)
+    return _schemas(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
