@@ -1,4 +1,9 @@
-"""``python -m simulator``: Symphony's local cloud. Today: ``plan``."""
+"""``python -m simulator``: Symphony's local cloud — the synthesized app on moto, in-process.
+
+plan    print an environment's deployment plan and its night's schedule
+up      deploy the app into the local cloud; show what was created and what was not
+invoke  deploy, then invoke one function with an event file (like `sam local invoke`)
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from simulator.plan import AssemblyError, night_rows, read_stacks
+from simulator.assembly import AssemblyError
+from simulator.plan import night_rows, read_stacks
 from stacks.config import ConfigError, available_environments, load_environment
 
 
@@ -22,7 +28,11 @@ def _parse_date(text: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan = commands.add_parser(
         "plan",
@@ -45,11 +55,61 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="business date of the night (YYYY-MM-DD; default: today in the stores' time zone)",
     )
+    up = commands.add_parser(
+        "up",
+        help="deploy the app into the local cloud and report what was created",
+        description="Synthesize the app if cdk.out is missing or older than the code, deploy "
+        "every stack of the environment into moto (in this process), and print what was "
+        "created by type, what the simulator interprets itself, and what it could not create "
+        "and why. Nothing reaches AWS.",
+    )
+    invoke = commands.add_parser(
+        "invoke",
+        help="deploy, then invoke one function with an event file and print its response",
+        description="Deploy the app into the local cloud, invoke FUNCTION (its folder name "
+        "under lambdas/, e.g. load_reference) with the event in FILE (the AWS event shape, "
+        "JSON) and print the response as JSON. Exit 1 when the function raised.",
+    )
+    invoke.add_argument("function", metavar="FUNCTION", help="folder name under lambdas/")
+    invoke.add_argument("--event", type=Path, required=True, metavar="FILE", help="event as JSON")
+    for command in (up, invoke):
+        command.add_argument(
+            "-c",
+            dest="context",
+            action="append",
+            default=[],
+            metavar="env=NAME",
+            help="CDK context, as for cdk: -c env=prod (default env=dev)",
+        )
+        command.add_argument(
+            "--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly (default cdk.out)"
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "plan":
+        return _plan(args)
+    from simulator.commands import invoke_command, up_command
+
+    environment = _environment(args.context)
+    if args.command == "up":
+        return up_command(environment, args.cdk_out)
+    return invoke_command(environment, args.cdk_out, args.function, args.event)
+
+
+def _environment(context: list[str]) -> str:
+    environment = "dev"
+    for item in context:
+        key, _, value = item.partition("=")
+        if key != "env" or not value:
+            raise SystemExit(f"python -m simulator: -c {item!r}: expected -c env=NAME")
+        environment = value
+    return environment
+
+
+def _plan(args: argparse.Namespace) -> int:
     console = Console()
     try:
         config = load_environment(args.env)

@@ -7,17 +7,13 @@ synthesized assembly and the configuration; it never imports the stacks.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date
 from pathlib import Path
 
+from simulator.assembly import read_assembly
 from stacks.config import EnvironmentConfig, NightMoment
-
-
-class AssemblyError(ValueError):
-    """``cdk.out`` is missing, unreadable or holds another environment."""
 
 
 @dataclass(frozen=True)
@@ -32,35 +28,18 @@ class StackPlan:
 
 
 def read_stacks(cdk_out: Path, environment: str) -> list[StackPlan]:
-    """The stacks of ``environment`` in the cloud assembly at ``cdk_out``."""
-    manifest_path = cdk_out / "manifest.json"
-    if not manifest_path.is_file():
-        raise AssemblyError(f"{manifest_path} not found: run `make synth ENV={environment}` first")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    prefix = f"Symphony-{environment}-"
-    plans = []
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        if artifact.get("type") != "aws:cloudformation:stack":
-            continue
-        properties = artifact.get("properties", {})
-        name = properties.get("stackName", artifact_id)
-        if not name.startswith(prefix):
-            continue
-        template_path = cdk_out / properties["templateFile"]
-        template = json.loads(template_path.read_text(encoding="utf-8"))
-        counts = Counter(resource["Type"] for resource in template.get("Resources", {}).values())
-        plans.append(
-            StackPlan(
-                name=name,
-                description=template.get("Description", ""),
-                resources_by_type=dict(sorted(counts.items())),
-            )
+    """The stacks of ``environment`` in the cloud assembly at ``cdk_out``, by name."""
+    assembly = read_assembly(cdk_out, environment)
+    plans = [
+        StackPlan(
+            name=stack.name,
+            description=stack.template.get("Description", ""),
+            resources_by_type=dict(
+                sorted(Counter(r["Type"] for r in stack.resources.values()).items())
+            ),
         )
-    if not plans:
-        raise AssemblyError(
-            f"{cdk_out} holds no stack of environment {environment!r} (no stack named "
-            f"{prefix}*): run `make synth ENV={environment}`"
-        )
+        for stack in assembly.stacks
+    ]
     return sorted(plans, key=lambda plan: plan.name)
 
 

@@ -30,6 +30,10 @@ def load_lambda_module(
             return importlib.import_module(module)
     finally:
         sys.path.remove(root)
+        # The loaded modules keep their references to each other; the generic names must not
+        # linger for the next folder (or the simulator's runtime) to trip over.
+        for name in HANDLER_MODULES:
+            sys.modules.pop(name, None)
 
 
 class FakeLambdaContext:

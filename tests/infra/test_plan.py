@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from simulator.__main__ import main
-from simulator.plan import AssemblyError, read_stacks
+from simulator.assembly import AssemblyError
+from simulator.plan import read_stacks
 from tests.infra.conftest import Synthesized
 
 
