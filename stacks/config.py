@@ -158,6 +158,7 @@ class Retention(_Frozen):
     raw_archive_after_days: int = Field(ge=1, description="raw zone objects move to archive")
     raw_expire_after_days: int = Field(ge=1, description="raw zone objects are deleted")
     quarantine_expire_after_days: int = Field(ge=1, description="quarantined records are deleted")
+    event_archive_days: int = Field(ge=1, le=3650, description="retail events kept for replay")
 
     @field_validator("log_days")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -28,7 +29,7 @@ ZONES = ("landing", "raw", "curated", "quarantine", "reports", "reference")
 
 class DataStack(Stack):
     """Exposes ``key``, ``zones`` (zone name -> bucket), ``pos`` (ArchivedStream), ``catalog``
-    (LakeCatalog), ``tables``
+    (LakeCatalog), ``bus`` and ``bus_archive`` (the retail event bus), ``tables``
     (name -> TableV2) and ``store_uploads`` (StoreUploadRole)."""
 
     def __init__(
@@ -110,6 +111,17 @@ class DataStack(Stack):
             removal_policy=removal_policy,
         )
         self.tables = self._state_tables(removal_policy)
+        # The retail event bus and its archive: replaying the archive is how a lost or failed
+        # stretch of events is recovered.
+        self.bus = events.EventBus(
+            self, "RetailEvents", description="Symphony retail events (symphony.* sources)"
+        )
+        self.bus_archive = self.bus.archive(
+            "RetailEventsArchive",
+            description="Every retail event, for replay",
+            event_pattern=events.EventPattern(source=events.Match.prefix("symphony.")),
+            retention=Duration.days(retention.event_archive_days),
+        )
         self.store_uploads = StoreUploadRole(
             self,
             "StoreUploads",

@@ -279,3 +279,16 @@ def test_catalog_tables_find_each_night_by_date_projection(
     assert found["PartitionKeys"] == [{"Name": "date", "Type": "string"}]
     assert found["Parameters"]["projection.enabled"] == "true"
     assert found["Parameters"]["projection.date.format"] == "yyyy-MM-dd"
+
+
+def test_retail_events_are_archived_for_replay_as_configured(dev: Template, prod: Template) -> None:
+    for template, name in ((dev, "dev"), (prod, "prod")):
+        (bus_id,) = template.find_resources("AWS::Events::EventBus")
+        template.has_resource_properties(
+            "AWS::Events::Archive",
+            {
+                "SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]},
+                "EventPattern": {"source": [{"prefix": "symphony."}]},
+                "RetentionDays": load_environment(name).retention.event_archive_days,
+            },
+        )
