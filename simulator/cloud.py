@@ -10,6 +10,7 @@ Inside ``with LocalCloud() as cloud:`` every boto3 call reaches moto, and:
   Firehose delivers from Kinesis to S3 (:mod:`simulator.firehose`) whenever :meth:`settle` runs;
 - Step Functions run the ASL with no real sleeps and with Glue ``.sync`` tasks executed by the
   Glue job registry (:mod:`simulator.stepfunctions`, :mod:`simulator.glue`);
+- IoT topic rules receive what is published to their topics (:mod:`simulator.iot`);
 - a simulated clock fires Scheduler schedules and rule schedules in their time zones
   (:mod:`simulator.clock`).
 
@@ -37,6 +38,8 @@ from simulator.event_sources import EventSourceMappings, MappingSpec
 from simulator.eventbridge import EventBridgeDeliveries, install_eventbridge_patch
 from simulator.firehose import FirehoseArchiver
 from simulator.glue import FakeGlueRunner, GlueJobRegistry, GlueRunner, LocalSparkRunner
+from simulator.glue_workflows import GlueWorkflows, install_glue_workflow_patch
+from simulator.iot import IotRules, install_iot_data_patch
 from simulator.lambda_runtime import (
     FunctionSpec,
     InvocationResult,
@@ -99,11 +102,24 @@ class LocalCloud:
         )
         runner = self._glue_runner or LocalSparkRunner(self._work_dir / "glue")
         self.glue_jobs = GlueJobRegistry(runner, region_name=self.region)
+        self.glue_workflows = exit_stack.enter_context(
+            install_glue_workflow_patch(GlueWorkflows(self.glue_jobs, region=self.region))
+        )
         self.clock = SimulatedClock(
             self._start, invoker=self.runtime, region=self.region, deliveries=self.deliveries
         )
         self.stepfunctions: StepFunctionsPatches = exit_stack.enter_context(
             install_stepfunctions_patches(glue_jobs=self.glue_jobs)
+        )
+        self.iot: IotRules = exit_stack.enter_context(
+            install_iot_data_patch(
+                IotRules(
+                    self.runtime,
+                    region=self.region,
+                    account=self.account,
+                    clock=lambda: self.clock.now,
+                )
+            )
         )
         self.mappings = EventSourceMappings(self.runtime)
         self.firehose = FirehoseArchiver(self.region)

@@ -127,6 +127,10 @@ class Deployer:
             "AWS::Glue::Database": self._glue_database,
             "AWS::Glue::Table": self._glue_table,
             "AWS::Glue::Job": self._glue_job,
+            "AWS::Glue::Workflow": self._glue_workflow,
+            "AWS::Glue::Trigger": self._glue_trigger,
+            "AWS::Glue::Crawler": self._glue_crawler,
+            "AWS::IoT::TopicRule": self._topic_rule,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::SSM::Parameter": self._ssm_parameter,
@@ -666,6 +670,39 @@ class Deployer:
         script = self.assembly.asset_path(script_location.rsplit("/", 1)[-1])
         self.cloud.register_glue_job(name, p, script)
         return DeployedResource(logical_id, "AWS::Glue::Job", name)
+
+    def _glue_workflow(
+        self, logical_id: str, p: dict[str, Any], ctx: StackContext
+    ) -> DeployedResource:
+        name = p.get("Name") or self._name(ctx, logical_id, 255)
+        self.cloud.glue_workflows.register_workflow(name, p)
+        return DeployedResource(logical_id, "AWS::Glue::Workflow", name)
+
+    def _glue_trigger(
+        self, logical_id: str, p: dict[str, Any], ctx: StackContext
+    ) -> DeployedResource:
+        name = p.get("Name") or self._name(ctx, logical_id, 255)
+        self.cloud.glue_workflows.register_trigger(name, p)
+        return DeployedResource(logical_id, "AWS::Glue::Trigger", name)
+
+    def _glue_crawler(
+        self, logical_id: str, p: dict[str, Any], ctx: StackContext
+    ) -> DeployedResource:
+        name = p.get("Name") or self._name(ctx, logical_id, 255)
+        self.cloud.glue_workflows.register_crawler(name, p)
+        return DeployedResource(logical_id, "AWS::Glue::Crawler", name)
+
+    def _topic_rule(
+        self, logical_id: str, p: dict[str, Any], ctx: StackContext
+    ) -> DeployedResource:
+        # IoT rule names allow letters, digits and underscores only.
+        name = p.get("RuleName") or re.sub(r"\W", "_", self._name(ctx, logical_id, 128))
+        try:
+            self.cloud.iot.register(name, p["TopicRulePayload"])
+        except ValueError as error:
+            raise DeployError(f"{ctx.stack_name}/{logical_id}: {error}") from error
+        arn = self._arn("iot", f"rule/{name}")
+        return DeployedResource(logical_id, "AWS::IoT::TopicRule", name, {"Arn": arn})
 
     def _alarm(self, logical_id: str, p: dict[str, Any], ctx: StackContext) -> DeployedResource:
         name = p.get("AlarmName") or self._name(ctx, logical_id, 255)
