@@ -71,12 +71,17 @@ class LocalCloud:
         glue_runner: GlueRunner | None = None,
         work_dir: Path | None = None,
         region: str = REGION,
+        clock_driven: bool = False,
     ) -> None:
+        """``clock_driven``: Step Functions Waits, Retry backoffs and task-token timeouts last
+        until the simulated clock has moved on (whoever drives the night advances it); without
+        it they take no time at all."""
         self.region = region
         self.account = ACCOUNT
         self._start = start or datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
         self._glue_runner = glue_runner
         self._work_dir = work_dir or Path(".simulator")
+        self._clock_driven = clock_driven
         self._exit = ExitStack()
         self.exports: dict[str, Any] = {}
         self.layers: dict[str, Path] = {}
@@ -109,7 +114,10 @@ class LocalCloud:
             self._start, invoker=self.runtime, region=self.region, deliveries=self.deliveries
         )
         self.stepfunctions: StepFunctionsPatches = exit_stack.enter_context(
-            install_stepfunctions_patches(glue_jobs=self.glue_jobs)
+            install_stepfunctions_patches(
+                glue_jobs=self.glue_jobs,
+                clock_now=(lambda: self.clock.now) if self._clock_driven else None,
+            )
         )
         self.iot: IotRules = exit_stack.enter_context(
             install_iot_data_patch(

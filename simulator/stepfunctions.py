@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -269,15 +270,22 @@ def install_stepfunctions_patches(
     glue_jobs: GlueJobRegistry | None = None,
     recursion_limit: int = DEFAULT_RECURSION_LIMIT,
     enforce_tolerated_failures: bool = True,
+    clock_now: Callable[[], datetime] | None = None,
 ) -> Iterator[StepFunctionsPatches]:
     """Patch moto's Step Functions engine for the simulator while the context is active.
 
     ``sleeper`` receives every delay the engine asks for (Retry backoff, Wait, ``.sync`` polling);
-    the default does not sleep. ``glue_jobs`` runs ``glue:startJobRun(.sync)`` tasks. The patches
-    are process-wide (moto runs executions in background threads): nesting raises
+    the default does not sleep. With ``clock_now`` (a simulated clock's ``now``), time is the
+    clock's: a Wait or Retry backoff lasts until the clock has moved on by its delay, and a
+    task-token wait (``.waitForTaskToken`` with ``TimeoutSeconds``/``HeartbeatSeconds``) times
+    out when the clock passes its deadline — whoever drives the clock (a test, the night)
+    decides how fast an hour passes. ``glue_jobs`` runs ``glue:startJobRun(.sync)`` tasks. The
+    patches are process-wide (moto runs executions in background threads): nesting raises
     :class:`PatchesAlreadyInstalled`.
     """
     global _active
+    if clock_now is not None and sleeper is None:
+        sleeper = _clock_sleeper(clock_now)
     patches = StepFunctionsPatches(
         sleeper=sleeper or _no_sleep,
         glue_jobs=glue_jobs,
@@ -297,6 +305,8 @@ def install_stepfunctions_patches(
         restorer.set(modules["callback"], "time", _RoutedTime(patches, "sync_poll"))
         wait_function = modules["wait"].WaitFunction
         restorer.set(wait_function, "_wait_interval", _patched_wait_interval(patches))
+        if clock_now is not None:
+            _patch_callback_timeouts(restorer, clock_now)
         # 2. Glue
         _patch_glue(restorer, modules, patches)
         # 3. recursion
@@ -310,6 +320,37 @@ def install_stepfunctions_patches(
         sys.setrecursionlimit(previous_limit)
         with _install_lock:
             _active = None
+
+
+_CLOCK_POLL_SECONDS = 0.005
+
+
+def _clock_sleeper(clock_now: Callable[[], datetime]) -> Callable[[float], None]:
+    def sleep_until_the_clock_moves(seconds: float) -> None:
+        deadline = clock_now() + timedelta(seconds=seconds)
+        while clock_now() < deadline:
+            time.sleep(_CLOCK_POLL_SECONDS)
+
+    return sleep_until_the_clock_moves
+
+
+def _patch_callback_timeouts(restorer: _Restorer, clock_now: Callable[[], datetime]) -> None:
+    """Task-token waits time out on the simulated clock, not on the wall clock."""
+    from moto.stepfunctions.parser.asl.eval.callback import callback
+
+    endpoint = callback.CallbackEndpoint
+
+    def wait(self: Any, timeout: float | None = None) -> Any:
+        if timeout is None:
+            self._notify_event.wait()
+            return self._outcome
+        deadline = clock_now() + timedelta(seconds=timeout)
+        while not self._notify_event.wait(_CLOCK_POLL_SECONDS):
+            if clock_now() >= deadline:
+                break
+        return self._outcome
+
+    restorer.set(endpoint, "wait", wait)
 
 
 def _patched_wait_interval(patches: StepFunctionsPatches) -> Callable[..., None]:

@@ -1,0 +1,63 @@
+"""With the simulated clock driving Step Functions, a Wait and a task-token timeout last as long
+as the clock says: ten minutes pass when the clock is moved ten minutes, not before."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from simulator.cloud import LocalCloud, glue_runner_for_tests
+from simulator.stepfunctions import render_definition, start_execution, wait_for_execution
+
+MACHINE = Path(__file__).parent / "fixtures" / "app_statemachines" / "wait_for_ack.asl.json"
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    start = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
+    with LocalCloud(start=start, glue_runner=glue_runner_for_tests(), clock_driven=True) as local:
+        yield local
+
+
+def _status(arn: str) -> str:
+    return str(boto3.client("stepfunctions").describe_execution(executionArn=arn)["status"])
+
+
+def _machine() -> str:
+    queue = boto3.client("sqs").create_queue(QueueName="acks")["QueueUrl"]
+    return boto3.client("stepfunctions").create_state_machine(
+        name="wait-for-ack",
+        definition=render_definition(MACHINE, {"QueueUrl": queue}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+
+
+def test_a_wait_lasts_until_the_clock_has_moved_its_duration(cloud: LocalCloud) -> None:
+    sfn = boto3.client("stepfunctions")
+    arn = start_execution(sfn, _machine(), {})
+    time.sleep(0.3)
+    assert _status(arn) == "RUNNING"  # the clock has not moved: the Wait holds
+    cloud.clock.advance(timedelta(minutes=10))
+    time.sleep(0.3)
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=boto3.client("sqs").get_queue_url(QueueName="acks")["QueueUrl"]
+    )
+    assert "Messages" in messages  # past the Wait: the acknowledgement request is out
+    assert _status(arn) == "RUNNING"  # and nobody acknowledged yet
+
+
+def test_a_task_token_times_out_when_the_clock_passes_its_deadline(cloud: LocalCloud) -> None:
+    sfn = boto3.client("stepfunctions")
+    arn = start_execution(sfn, _machine(), {})
+    cloud.clock.advance(timedelta(minutes=10))
+    time.sleep(0.3)
+    assert _status(arn) == "RUNNING"
+    cloud.clock.advance(timedelta(minutes=10, seconds=1))
+    execution = wait_for_execution(sfn, arn, timeout_s=10)
+    assert execution["status"] == "SUCCEEDED"
+    assert execution["output"].strip('"') == "escalated"  # moto drops the JSON quotes
