@@ -152,6 +152,18 @@ class Thresholds(_Frozen):
     )
 
 
+class Pricing(_Frozen):
+    """How match_price answers a competitor's price change."""
+
+    supplier_api_url: str = Field(
+        pattern=r"^https://[^\s/]+(/\S*)?$", description="supplier cost API (HTTPS only)"
+    )
+    min_margin: float = Field(gt=0, lt=1, description="lowest margin over cost, e.g. 0.05")
+    daily_change_limit: float = Field(
+        gt=0, lt=1, description="largest move from the day's opening price, e.g. 0.10"
+    )
+
+
 class Retention(_Frozen):
     log_days: int = Field(description="CloudWatch log and S3 access log retention")
     landing_expire_after_days: int = Field(ge=1, description="store uploads are deleted")
@@ -223,6 +235,7 @@ class EnvironmentConfig(_Frozen):
     timetable: Timetable
     deadlines: Deadlines
     thresholds: Thresholds
+    pricing: Pricing
     retention: Retention
     alerting: Alerting
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from stacks.components.dead_letter_queue import DeadLetterQueue
 from stacks.components.framework_functions import suppress_framework_function_findings
+from stacks.components.function_rule import FunctionRule
 from stacks.components.log_retention import log_retention
 from stacks.components.python_function import ARCHITECTURE, RUNTIME, PythonFunction
 from stacks.components.shared_code import SharedCode
@@ -50,10 +48,6 @@ class IngestionStack(Stack):
             description="Symphony ingestion: logs, dead letters, function settings",
             removal_policy=removal_policy,
         ).key
-        # EventBridge writes undeliverable events into the dead-letter queue with this key.
-        key.grant(
-            iam.ServicePrincipal("events.amazonaws.com"), "kms:GenerateDataKey", "kms:Decrypt"
-        )
         shared_code = SharedCode(self, "SharedCode", runtime=RUNTIME, architecture=ARCHITECTURE)
 
         self.load_reference = PythonFunction(
@@ -96,17 +90,10 @@ class IngestionStack(Stack):
             ],
         )
 
-        undelivered = DeadLetterQueue(
-            self,
-            "ReferenceEventsDeadLetters",
-            alarm_topic=alarm_topic,
-            purpose="reference-file events EventBridge could not deliver to load_reference",
-            encryption_key=key,
-            removal_policy=removal_policy,
-        )
-        self.reference_rule = events.Rule(
+        self.reference_rule = FunctionRule(
             self,
             "ReferenceFileArrived",
+            function=function,
             description="A master file landed in the reference zone",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
@@ -116,13 +103,8 @@ class IngestionStack(Stack):
                     "object": {"key": [{"prefix": prefix} for prefix in REFERENCE_MASTERS]},
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=undelivered.queue,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(6),
-                )
-            ],
-        )
+            alarm_topic=alarm_topic,
+            encryption_key=key,
+            removal_policy=removal_policy,
+        ).rule
         suppress_framework_function_findings(self)

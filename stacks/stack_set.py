@@ -13,6 +13,7 @@ from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
 from stacks.data_stack import DataStack
 from stacks.ingestion_stack import IngestionStack
+from stacks.realtime_stack import RealtimeStack
 
 
 class SymphonyStacks(Construct):
@@ -58,6 +59,22 @@ class SymphonyStacks(Construct):
             log_days=config.retention.log_days,
             removal_policy=removal_policy,
             description=f"Symphony {config.name}: functions that take data in from the lake",
+        )
+
+        self.realtime = RealtimeStack(
+            self,
+            "Realtime",
+            env=environment,
+            stack_name=f"{construct_id}-Realtime",
+            bus=self.data.bus,
+            tables=dict(self.data.tables),
+            quarantine_zone=self.data.zones["quarantine"],
+            alarm_topic=self.alerting.alerts.topic("important"),
+            pricing=config.pricing,
+            stores_time_zone=config.stores.time_zone,
+            log_days=config.retention.log_days,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: handlers that answer retail events in seconds",
         )
 
 

@@ -21,7 +21,8 @@ def test_stacks_are_named_for_their_environment(
 ) -> None:
     for app, name in ((dev_app, "dev"), (prod_app, "prod")):
         assert sorted(app.templates) == [
-            f"Symphony-{name}-{concern}" for concern in ("Alerting", "Data", "Ingestion")
+            f"Symphony-{name}-{concern}"
+            for concern in ("Alerting", "Data", "Ingestion", "Realtime")
         ]
 
 

@@ -55,7 +55,9 @@ def test_cdk_synth_succeeds_offline_with_validation_on(tmp_path: Path) -> None:
         for artifact in manifest["artifacts"].values()
         if artifact["type"] == "aws:cloudformation:stack"
     )
-    assert stacks == ["Symphony-prod-Alerting", "Symphony-prod-Data", "Symphony-prod-Ingestion"]
+    assert stacks == [
+        f"Symphony-prod-{concern}" for concern in ("Alerting", "Data", "Ingestion", "Realtime")
+    ]
     reports = {path.name for path in tmp_path.glob("*NagReport.csv")}
     assert reports == {
         f"{pack}--{stack}-NagReport.csv"

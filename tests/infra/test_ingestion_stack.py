@@ -34,7 +34,9 @@ def test_reference_files_trigger_the_loader_with_retries_and_a_dead_letter_queue
     function_id, _ = _function(ingestion)
     assert referenced_id(target["Arn"]) == function_id
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
-    assert referenced_id(target["DeadLetterConfig"]["Arn"]).startswith("ReferenceEventsDeadLetters")
+    assert referenced_id(target["DeadLetterConfig"]["Arn"]).startswith(
+        "ReferenceFileArrivedDeadLetters"
+    )
 
 
 def test_loader_knows_its_table_and_quarantine_from_the_data_stack(ingestion: Template) -> None:

@@ -221,3 +221,17 @@ def test_night_schedule_follows_daylight_saving_where_the_zone_has_it() -> None:
     after = {m.field: m.at for m in config.night_schedule(date(2026, 3, 29))}
     assert before["timetable.nightly_pipeline"].utcoffset().total_seconds() == 0
     assert after["timetable.nightly_pipeline"].utcoffset().total_seconds() == 3600
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("min_margin", -0.05),
+        ("min_margin", 1.5),
+        ("daily_change_limit", 0),
+        ("supplier_api_url", "http://x"),
+    ],
+)
+def test_pricing_rules_outside_their_range_are_rejected(key: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=rf"pricing\.{key} = {value!r} is not allowed"):
+        _parse_dev_with(_set("pricing", key, value))

@@ -1,0 +1,65 @@
+"""RealtimeStack: competitor price changes on the retail bus reach match_price, safely."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.config import load_environment
+from tests.infra.conftest import Synthesized
+from tests.infra.graph_rules import referenced_id
+
+
+@pytest.fixture(scope="module")
+def realtime(dev_app: Synthesized) -> Template:
+    return dev_app.template("Symphony-dev-Realtime")
+
+
+def _match_price(template: Template) -> tuple[str, dict]:
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "handler.lambda_handler"}}
+    )
+    (found,) = functions.items()
+    return found
+
+
+def test_competitor_price_changes_on_the_retail_bus_reach_match_price(realtime: Template) -> None:
+    (rule,) = realtime.find_resources("AWS::Events::Rule").values()
+    props = rule["Properties"]
+    assert props["EventPattern"] == {
+        "source": ["symphony.pricing"],
+        "detail-type": ["CompetitorPriceChanged"],
+    }
+    assert props["EventBusName"]["Fn::GetStackOutput"]["StackName"] == "Symphony-dev-Data"
+    (target,) = props["Targets"]
+    assert referenced_id(target["Arn"]) == _match_price(realtime)[0]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8
+    assert referenced_id(target["DeadLetterConfig"]["Arn"]).startswith("CompetitorPriceChanged")
+
+
+def test_match_price_gets_the_pricing_rules_of_the_config(realtime: Template) -> None:
+    pricing = load_environment("dev").pricing
+    variables = _match_price(realtime)[1]["Properties"]["Environment"]["Variables"]
+    assert variables["MIN_MARGIN"] == str(pricing.min_margin)
+    assert variables["DAILY_CHANGE_LIMIT"] == str(pricing.daily_change_limit)
+    assert variables["SUPPLIER_API_URL"] == pricing.supplier_api_url
+    assert variables["STORES_TIME_ZONE"] == "Africa/Johannesburg"
+    assert set(variables) >= {
+        "PRICES_TABLE",
+        "REFERENCE_TABLE",
+        "CIRCUIT_TABLE",
+        "EVENT_BUS_NAME",
+        "QUARANTINE_BUCKET",
+    }
+
+
+def test_match_price_may_put_events_on_the_retail_bus_only(realtime: Template) -> None:
+    policies = realtime.find_resources("AWS::IAM::Policy")
+    statements = [
+        statement
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "events:PutEvents"
+    ]
+    (statement,) = statements
+    assert "Fn::GetStackOutput" in statement["Resource"]
