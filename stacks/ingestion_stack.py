@@ -17,10 +17,7 @@ from constructs import Construct
 
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.function_rule import FunctionRule
-from stacks.components.log_retention import log_retention
-from stacks.components.python_function import ARCHITECTURE, RUNTIME, PythonFunction
-from stacks.components.shared_code import SharedCode
-from stacks.components.stack_key import StackKey
+from stacks.components.handler_kit import HandlerKit
 
 REFERENCE_MASTERS = ("stores/", "products/")
 
@@ -42,31 +39,26 @@ class IngestionStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        key = StackKey(
+        kit = HandlerKit(
             self,
-            "IngestionKey",
-            description="Symphony ingestion: logs, dead letters, function settings",
+            "Handlers",
+            purpose="ingestion",
+            alarm_topic=alarm_topic,
+            log_days=log_days,
             removal_policy=removal_policy,
-        ).key
-        shared_code = SharedCode(self, "SharedCode", runtime=RUNTIME, architecture=ARCHITECTURE)
-
-        self.load_reference = PythonFunction(
+        )
+        self.load_reference = kit.function(
             self,
             "LoadReference",
             folder="load_reference",
             description="Loads store and product masters from the reference zone into the "
             "reference table; quarantines lines that fail their contract",
-            shared_code=shared_code,
-            alarm_topic=alarm_topic,
-            log_retention=log_retention(log_days),
-            encryption_key=key,
             environment={
                 "REFERENCE_TABLE": reference_table.table_name,
                 "QUARANTINE_BUCKET": quarantine_zone.bucket_name,
             },
             timeout=Duration.minutes(5),
             memory_size=512,
-            removal_policy=removal_policy,
         )
         function = self.load_reference.function
         reference_zone.grant_read(function, "stores/*")
@@ -104,7 +96,7 @@ class IngestionStack(Stack):
                 },
             ),
             alarm_topic=alarm_topic,
-            encryption_key=key,
+            encryption_key=kit.key,
             removal_policy=removal_policy,
         ).rule
         suppress_framework_function_findings(self)

@@ -6,7 +6,7 @@ watch_cold_chain and reorder_inventory join it (issue 5).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
@@ -16,10 +16,7 @@ from constructs import Construct
 
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.function_rule import FunctionRule
-from stacks.components.log_retention import log_retention
-from stacks.components.python_function import ARCHITECTURE, RUNTIME, PythonFunction
-from stacks.components.shared_code import SharedCode
-from stacks.components.stack_key import StackKey
+from stacks.components.handler_kit import HandlerKit
 from stacks.config import Pricing
 
 
@@ -42,24 +39,20 @@ class RealtimeStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        key = StackKey(
+        kit = HandlerKit(
             self,
-            "RealtimeKey",
-            description="Symphony real-time handlers: logs, dead letters, function settings",
+            "Handlers",
+            purpose="real-time handlers",
+            alarm_topic=alarm_topic,
+            log_days=log_days,
             removal_policy=removal_policy,
-        ).key
-        shared_code = SharedCode(self, "SharedCode", runtime=RUNTIME, architecture=ARCHITECTURE)
-
-        self.match_price = PythonFunction(
+        )
+        self.match_price = kit.function(
             self,
             "MatchPrice",
             folder="match_price",
             description="Answers a competitor's price change: match, beat or hold within the "
             "margin floor and the daily limit; publishes PriceUpdated",
-            shared_code=shared_code,
-            alarm_topic=alarm_topic,
-            log_retention=log_retention(log_days),
-            encryption_key=key,
             environment={
                 "PRICES_TABLE": tables["prices"].table_name,
                 "REFERENCE_TABLE": tables["reference"].table_name,
@@ -71,8 +64,6 @@ class RealtimeStack(Stack):
                 "DAILY_CHANGE_LIMIT": str(pricing.daily_change_limit),
                 "STORES_TIME_ZONE": stores_time_zone,
             },
-            timeout=Duration.seconds(30),
-            removal_policy=removal_policy,
         )
         function = self.match_price.function
         tables["prices"].grant_read_write_data(function)
@@ -105,7 +96,7 @@ class RealtimeStack(Stack):
                 source=["symphony.pricing"], detail_type=["CompetitorPriceChanged"]
             ),
             alarm_topic=alarm_topic,
-            encryption_key=key,
+            encryption_key=kit.key,
             removal_policy=removal_policy,
         ).rule
         suppress_framework_function_findings(self)
