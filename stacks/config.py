@@ -164,6 +164,17 @@ class Pricing(_Frozen):
     )
 
 
+class FraudStream(_Frozen):
+    """How the POS stream's event source mapping feeds detect_fraud (AWS limits as bounds)."""
+
+    batch_size: int = Field(ge=1, le=10_000)
+    max_batching_window_seconds: int = Field(ge=0, le=300)
+    maximum_record_age_seconds: int = Field(ge=60, le=604_800)
+    retry_attempts: int = Field(ge=0, le=10_000)
+    parallelization_factor: int = Field(ge=1, le=10)
+    tumbling_window_seconds: int = Field(ge=0, le=900)
+
+
 class Retention(_Frozen):
     log_days: int = Field(description="CloudWatch log and S3 access log retention")
     landing_expire_after_days: int = Field(ge=1, description="store uploads are deleted")
@@ -236,6 +247,7 @@ class EnvironmentConfig(_Frozen):
     deadlines: Deadlines
     thresholds: Thresholds
     pricing: Pricing
+    fraud_stream: FraudStream
     retention: Retention
     alerting: Alerting
 

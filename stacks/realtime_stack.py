@@ -1,27 +1,33 @@
 """RealtimeStack: the handlers that answer retail events in seconds, and their routing.
 
-Today: match_price, routed from the retail bus by ``CompetitorPriceChanged``. detect_fraud,
-watch_cold_chain and reorder_inventory join it (issue 5).
+Today: match_price, routed from the retail bus by ``CompetitorPriceChanged``, and detect_fraud,
+fed by the POS stream's event source mapping (settings from config). watch_cold_chain and
+reorder_inventory join them.
 """
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
+from stacks.components.dead_letter_queue import DeadLetterQueue
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.function_rule import FunctionRule
 from stacks.components.handler_kit import HandlerKit
-from stacks.config import Pricing
+from stacks.config import FraudStream, Pricing
 
 
 class RealtimeStack(Stack):
-    """Exposes ``match_price`` (PythonFunction) and ``price_rule``."""
+    """Exposes ``match_price`` and ``detect_fraud`` (PythonFunction), ``price_rule`` and
+    ``fraud_stream_failures`` (DeadLetterQueue)."""
 
     def __init__(
         self,
@@ -32,7 +38,11 @@ class RealtimeStack(Stack):
         tables: dict[str, dynamodb.ITableV2],
         quarantine_zone: s3.IBucket,
         alarm_topic: sns.ITopic,
+        critical_topic: sns.ITopic,
+        pos_stream: kinesis.IStream,
         pricing: Pricing,
+        fraud_stream: FraudStream,
+        fraud_score_alert: float,
         stores_time_zone: str,
         log_days: int,
         removal_policy: RemovalPolicy,
@@ -99,4 +109,91 @@ class RealtimeStack(Stack):
             encryption_key=kit.key,
             removal_policy=removal_policy,
         ).rule
+        self._detect_fraud(
+            kit,
+            pos_stream=pos_stream,
+            tables=tables,
+            quarantine_zone=quarantine_zone,
+            critical_topic=critical_topic,
+            alarm_topic=alarm_topic,
+            fraud_stream=fraud_stream,
+            fraud_score_alert=fraud_score_alert,
+            removal_policy=removal_policy,
+        )
         suppress_framework_function_findings(self)
+
+    def _detect_fraud(
+        self,
+        kit: HandlerKit,
+        *,
+        pos_stream: kinesis.IStream,
+        tables: dict[str, dynamodb.ITableV2],
+        quarantine_zone: s3.IBucket,
+        critical_topic: sns.ITopic,
+        alarm_topic: sns.ITopic,
+        fraud_stream: FraudStream,
+        fraud_score_alert: float,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        self.detect_fraud = kit.function(
+            self,
+            "DetectFraud",
+            folder="detect_fraud",
+            description="Scores every POS transaction with explainable fraud rules; alerts "
+            "once per flagged transaction on the critical topic",
+            environment={
+                "FRAUD_ALERTS_TABLE": tables["fraud_alerts"].table_name,
+                "FRAUD_BASELINES_TABLE": tables["fraud_baselines"].table_name,
+                "REFERENCE_TABLE": tables["reference"].table_name,
+                "ALERT_TOPIC_ARN": critical_topic.topic_arn,
+                "QUARANTINE_BUCKET": quarantine_zone.bucket_name,
+                "FRAUD_SCORE_ALERT": str(fraud_score_alert),
+            },
+            timeout=Duration.seconds(30),
+            memory_size=1024,
+        )
+        function = self.detect_fraud.function
+        tables["reference"].grant_read_data(function)
+        tables["fraud_baselines"].grant_read_data(function)
+        tables["fraud_alerts"].grant_write_data(function)
+        critical_topic.grant_publish(function)
+        quarantine_zone.grant_put(function, "fraud/poison/*")
+        self.fraud_stream_failures = DeadLetterQueue(
+            self,
+            "FraudStreamFailures",
+            alarm_topic=alarm_topic,
+            purpose="POS stream batches detect_fraud could not process within its retries",
+            encryption_key=kit.key,
+            removal_policy=removal_policy,
+        )
+        function.add_event_source(
+            sources.KinesisEventSource(
+                pos_stream,
+                starting_position=lambda_.StartingPosition.LATEST,
+                batch_size=fraud_stream.batch_size,
+                max_batching_window=Duration.seconds(fraud_stream.max_batching_window_seconds),
+                max_record_age=Duration.seconds(fraud_stream.maximum_record_age_seconds),
+                retry_attempts=fraud_stream.retry_attempts,
+                parallelization_factor=fraud_stream.parallelization_factor,
+                tumbling_window=Duration.seconds(fraud_stream.tumbling_window_seconds),
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(self.fraud_stream_failures.queue),
+            )
+        )
+        self.detect_fraud.explain_grant_wildcards(
+            "Written by grant_read_data/grant_write_data/grant_put and the stream's read grant: "
+            "the DynamoDB, S3 and KMS action families on the named tables, the quarantine "
+            "zone's fraud/poison/* and the keys of those resources.",
+            [
+                "Action::s3:Abort*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
+                RegexAppliesTo(
+                    regex=r"/^Resource::<QuarantineZoneBucket[0-9A-F]+\.Arn>\/fraud\/poison\/\*$/"
+                ),
+                RegexAppliesTo(
+                    regex=r"/^Resource::<(Reference|FraudBaselines|FraudAlerts)Table[0-9A-F]+\.Arn>\/index\/\*$/"
+                ),
+            ],
+        )

@@ -17,7 +17,8 @@ def realtime(dev_app: Synthesized) -> Template:
 
 def _match_price(template: Template) -> tuple[str, dict]:
     functions = template.find_resources(
-        "AWS::Lambda::Function", {"Properties": {"Handler": "handler.lambda_handler"}}
+        "AWS::Lambda::Function",
+        {"Properties": {"Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": "match_price"}}}},
     )
     (found,) = functions.items()
     return found
@@ -63,3 +64,38 @@ def test_match_price_may_put_events_on_the_retail_bus_only(realtime: Template) -
     ]
     (statement,) = statements
     assert "Fn::GetStackOutput" in statement["Resource"]
+
+
+def test_the_pos_stream_feeds_detect_fraud_as_the_config_says(realtime: Template) -> None:
+    stream = load_environment("dev").fraud_stream
+    (mapping,) = realtime.find_resources("AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["EventSourceArn"]["Fn::GetStackOutput"]["StackName"] == "Symphony-dev-Data"
+    assert props["StartingPosition"] == "LATEST"
+    assert props["BatchSize"] == stream.batch_size
+    assert props["MaximumBatchingWindowInSeconds"] == stream.max_batching_window_seconds
+    assert props["MaximumRecordAgeInSeconds"] == stream.maximum_record_age_seconds
+    assert props["MaximumRetryAttempts"] == stream.retry_attempts
+    assert props["ParallelizationFactor"] == stream.parallelization_factor
+    assert props["TumblingWindowInSeconds"] == stream.tumbling_window_seconds
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    failures = props["DestinationConfig"]["OnFailure"]["Destination"]
+    assert referenced_id(failures).startswith("FraudStreamFailures")
+
+
+def test_detect_fraud_alerts_on_the_critical_topic_with_the_configured_score(
+    realtime: Template,
+) -> None:
+    functions = realtime.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": "detect_fraud"}}}},
+    )
+    (function,) = functions.values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["FRAUD_SCORE_ALERT"] == str(
+        load_environment("dev").thresholds.fraud_score_alert
+    )
+    topic = variables["ALERT_TOPIC_ARN"]["Fn::GetStackOutput"]
+    assert topic["StackName"] == "Symphony-dev-Alerting"
+    assert "Critical" in topic["OutputName"]
