@@ -96,3 +96,44 @@ def test_the_cli_invokes_a_function_and_prints_its_response(
     )
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["errorType"] == "ValidationError"
+
+
+def test_planted_card_testing_on_the_pos_stream_raises_fraud_alerts(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    """The POS stream -> the mapping -> detect_fraud -> the fraud alerts table, end to end."""
+    written = generate(
+        GenerateOptions(
+            stores=20,
+            transactions_per_store=20,
+            business_date=date(2026, 11, 27),
+            anomalies=("card_testing",),
+        ),
+        tmp_path / "day",
+    )
+    reference = _physical(cloud, "Symphony-dev-Data", "ReferenceZone", "AWS::S3::Bucket")
+    for master in ("stores", "products"):
+        boto3.client("s3").put_object(
+            Bucket=reference,
+            Key=f"{master}/seeded.jsonl",
+            Body=(written.out / "reference" / f"{master}.jsonl").read_bytes(),
+        )
+    labels = json.loads((written.out / "labels.json").read_text())
+    (planted,) = [a for a in labels["anomalies"] if a["anomaly"] == "card_testing"]
+    card = planted["evidence"]["card_token"]
+    stream = _physical(cloud, "Symphony-dev-Data", "PosTransactionsStream", "AWS::Kinesis::Stream")
+    kinesis = boto3.client("kinesis")
+    lines = (written.out / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
+    for line in lines:
+        kinesis.put_record(
+            StreamName=stream, Data=line, PartitionKey=json.loads(line)["card_token"]
+        )
+
+    cloud.settle()
+
+    table = _physical(cloud, "Symphony-dev-Data", "FraudAlertsTable", "AWS::DynamoDB::Table")
+    alerts = boto3.resource("dynamodb").Table(table).scan()["Items"]
+    flagged_cards = {
+        json.dumps(item, default=str) for item in alerts if card in json.dumps(item, default=str)
+    }
+    assert flagged_cards, f"no alert for the planted card {card} among {len(alerts)} alerts"
