@@ -1,0 +1,137 @@
+"""What watch_cold_chain reads: its settings and the IoT rule's event (a FridgeReading)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from logic import Reading, Thresholds
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from symphony.contracts import ContractViolation, FridgeReading, decode
+
+
+class InvalidSettings(ValueError):
+    """The function's environment is wrong: one entry per variable, naming it and the value."""
+
+
+class Settings(BaseModel):
+    """Read once at start-up from the function's environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    excursions_table: str = Field(alias="EXCURSIONS_TABLE", min_length=1)
+    """The ``cold_chain_excursions`` table (``fridge``, ``started_at``)."""
+    reference_table: str = Field(alias="REFERENCE_TABLE", min_length=1)
+    important_topic_arn: str = Field(alias="IMPORTANT_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    critical_topic_arn: str = Field(alias="CRITICAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    maintenance_queue_url: str = Field(
+        alias="MAINTENANCE_QUEUE_URL", pattern=r"^https://\S+\.fifo$"
+    )
+    compliance_bucket: str = Field(alias="COMPLIANCE_BUCKET", min_length=3)
+    max_celsius: float = Field(alias="COLD_CHAIN_MAX_CELSIUS", default=4.0, ge=-10, le=15)
+    critical_celsius: float = Field(alias="COLD_CHAIN_CRITICAL_CELSIUS", default=8.0, ge=-10, le=30)
+    escalate_after_minutes: float = Field(
+        alias="COLD_CHAIN_ESCALATE_AFTER_MINUTES", default=10.0, gt=0, le=24 * 60
+    )
+    stores_time_zone: str = Field(alias="STORES_TIME_ZONE", default="Africa/Johannesburg")
+    """The date in a compliance record's key is the excursion's start date in this zone."""
+
+    @field_validator("stores_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "expected an IANA time zone name such as Africa/Johannesburg"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _critical_above_max(self) -> Settings:
+        if self.critical_celsius <= self.max_celsius:
+            raise ValueError(
+                f"COLD_CHAIN_CRITICAL_CELSIUS={self.critical_celsius:g} must be above "
+                f"COLD_CHAIN_MAX_CELSIUS={self.max_celsius:g}"
+            )
+        return self
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            max_celsius=self.max_celsius,
+            critical_celsius=self.critical_celsius,
+            escalate_after=timedelta(minutes=self.escalate_after_minutes),
+        )
+
+    @property
+    def time_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.stores_time_zone)
+
+
+def load_settings(environment: Mapping[str, str]) -> Settings:
+    """The settings, or :class:`InvalidSettings` listing every bad or missing variable."""
+    try:
+        return Settings.model_validate(dict(environment))
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors(include_url=False):
+            name = ".".join(str(part) for part in problem["loc"]) or "environment"
+            if problem["type"] == "missing":
+                lines.append(f"{name}: missing")
+            else:
+                lines.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
+        raise InvalidSettings("watch_cold_chain settings: " + "; ".join(lines)) from None
+
+
+class _AnyTemperatureReading(FridgeReading):
+    """The FridgeReading contract without its physical bounds on ``celsius`` (still finite):
+    a reading the sensor really sent, but of an impossible temperature, is a sensor glitch to
+    count, not a poison event."""
+
+    celsius: float
+
+
+class PoisonReading(ValueError):
+    """An event no retry can fix: counted, logged once and dropped."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def reading_of(event: object) -> Reading:
+    """The reading the IoT rule selected (``SELECT *, topic(2) AS store_id, topic(4) AS
+    fridge_id``); :class:`PoisonReading` if it breaks the FridgeReading contract, except that a
+    temperature outside -40..60 C is passed on for the logic to reject as impossible."""
+    if not isinstance(event, Mapping):
+        raise PoisonReading("event: expected a FridgeReading object")
+    try:
+        raw = json.dumps(dict(event), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise PoisonReading(f"event: not JSON ({error})") from None
+    try:
+        reading: FridgeReading = decode(FridgeReading, raw)
+    except ContractViolation as violation:
+        if not violation.reason.startswith("celsius:"):
+            raise PoisonReading(violation.reason) from None
+        try:
+            reading = decode(_AnyTemperatureReading, raw)
+        except ContractViolation as other:
+            raise PoisonReading(other.reason) from None
+    return Reading(
+        store_id=reading.store_id,
+        fridge_id=reading.fridge_id,
+        celsius=reading.celsius,
+        recorded_at=reading.recorded_at,
+    )
