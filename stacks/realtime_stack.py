@@ -1,8 +1,9 @@
 """RealtimeStack: the handlers that answer retail events in seconds, and their routing.
 
 Today: match_price, routed from the retail bus by ``CompetitorPriceChanged``, and detect_fraud,
-fed by the POS stream's event source mapping (settings from config). watch_cold_chain and
-reorder_inventory join them.
+fed by the POS stream's event source mapping (settings from config), and reorder_inventory, fed
+by the FIFO inventory-updates queue (one message group per store). watch_cold_chain joins them
+once fridge telemetry has a way in (IoT Core is not offered in af-south-1).
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from cdk_nag import RegexAppliesTo
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from stacks.components.dead_letter_queue import DeadLetterQueue
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.function_rule import FunctionRule
 from stacks.components.handler_kit import HandlerKit
+from stacks.components.monitored_queue import MonitoredQueue
 from stacks.config import FraudStream, Pricing
 
 
 class RealtimeStack(Stack):
-    """Exposes ``match_price`` and ``detect_fraud`` (PythonFunction), ``price_rule`` and
-    ``fraud_stream_failures`` (DeadLetterQueue)."""
+    """Exposes ``match_price``, ``detect_fraud`` and ``reorder_inventory`` (PythonFunction),
+    ``price_rule``, ``fraud_stream_failures`` (DeadLetterQueue), ``inventory_updates`` and
+    ``purchasing`` (MonitoredQueue)."""
 
     def __init__(
         self,
@@ -39,10 +42,12 @@ class RealtimeStack(Stack):
         quarantine_zone: s3.IBucket,
         alarm_topic: sns.ITopic,
         critical_topic: sns.ITopic,
+        informational_topic: sns.ITopic,
         pos_stream: kinesis.IStream,
         pricing: Pricing,
         fraud_stream: FraudStream,
         fraud_score_alert: float,
+        reorder_safety_factor: float,
         stores_time_zone: str,
         log_days: int,
         removal_policy: RemovalPolicy,
@@ -120,7 +125,105 @@ class RealtimeStack(Stack):
             fraud_score_alert=fraud_score_alert,
             removal_policy=removal_policy,
         )
+        self._reorder_inventory(
+            kit,
+            tables=tables,
+            quarantine_zone=quarantine_zone,
+            informational_topic=informational_topic,
+            alarm_topic=alarm_topic,
+            reorder_safety_factor=reorder_safety_factor,
+            removal_policy=removal_policy,
+        )
         suppress_framework_function_findings(self)
+
+    def _reorder_inventory(
+        self,
+        kit: HandlerKit,
+        *,
+        tables: dict[str, dynamodb.ITableV2],
+        quarantine_zone: s3.IBucket,
+        informational_topic: sns.ITopic,
+        alarm_topic: sns.ITopic,
+        reorder_safety_factor: float,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        timeout = Duration.seconds(30)
+        self.inventory_updates = MonitoredQueue(
+            self,
+            "InventoryUpdates",
+            alarm_topic=alarm_topic,
+            purpose="inventory updates reorder_inventory failed 5 times",
+            visibility_timeout=Duration.seconds(timeout.to_seconds() * 6),
+            max_receive_count=5,
+            encryption_key=kit.key,
+            removal_policy=removal_policy,
+            fifo=True,
+        )
+        self.purchasing = MonitoredQueue(
+            self,
+            "PurchaseOrders",
+            alarm_topic=alarm_topic,
+            purpose="purchase orders purchasing could not take in",
+            visibility_timeout=Duration.minutes(5),
+            retention_period=Duration.days(14),
+            encryption_key=kit.key,
+            removal_policy=removal_policy,
+        )
+        self.reorder_inventory = kit.function(
+            self,
+            "ReorderInventory",
+            folder="reorder_inventory",
+            description="Keeps stock levels and raises one purchase order per store, SKU and "
+            "reorder cycle when a level falls to its reorder point",
+            environment={
+                "INVENTORY_TABLE": tables["inventory"].table_name,
+                "REFERENCE_TABLE": tables["reference"].table_name,
+                "PURCHASING_QUEUE_URL": self.purchasing.queue.queue_url,
+                "INFORMATIONAL_TOPIC_ARN": informational_topic.topic_arn,
+                "QUARANTINE_BUCKET": quarantine_zone.bucket_name,
+                "REORDER_SAFETY_FACTOR": str(reorder_safety_factor),
+            },
+            timeout=timeout,
+        )
+        function = self.reorder_inventory.function
+        tables["inventory"].grant_read_write_data(function)
+        tables["reference"].grant_read_data(function)
+        self.purchasing.queue.grant_send_messages(function)
+        informational_topic.grant_publish(function)
+        quarantine_zone.grant_put(function, "inventory/poison/*")
+        function.add_event_source(
+            sources.SqsEventSource(
+                self.inventory_updates.queue, batch_size=10, report_batch_item_failures=True
+            )
+        )
+        NagSuppressions.add_resource_suppressions(
+            function,
+            [
+                NagPackSuppression(
+                    id="Serverless-LambdaEventSourceMappingDestination",
+                    reason="An SQS event source takes no on-failure destination: a message that "
+                    "keeps failing moves to the queue's alarmed dead-letter queue by its redrive "
+                    "policy (maxReceiveCount 5).",
+                )
+            ],
+            apply_to_children=True,
+        )
+        self.reorder_inventory.explain_grant_wildcards(
+            "Written by grant_read_write_data/grant_read_data/grant_put: the DynamoDB, S3 and "
+            "KMS action families on the named inventory and reference tables, the quarantine "
+            "zone's inventory/poison/* and those resources' keys.",
+            [
+                "Action::s3:Abort*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
+                RegexAppliesTo(
+                    regex=r"/^Resource::<QuarantineZoneBucket[0-9A-F]+\.Arn>\/inventory\/poison\/\*$/"
+                ),
+                RegexAppliesTo(
+                    regex=r"/^Resource::<(Inventory|Reference)Table[0-9A-F]+\.Arn>\/index\/\*$/"
+                ),
+            ],
+        )
 
     def _detect_fraud(
         self,

@@ -30,11 +30,13 @@ class DeadLetterQueue(Construct):
         purpose: str,
         encryption_key: kms.IKey,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        fifo: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue = sqs.Queue(
             self,
             "Queue",
+            fifo=fifo or None,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=encryption_key,
             enforce_ssl=True,

@@ -13,7 +13,8 @@ from stacks.components.dead_letter_queue import DeadLetterQueue
 
 class MonitoredQueue(Construct):
     """A TLS-only encrypted queue; a message received ``max_receive_count`` times moves to
-    ``dead_letters``, whose first message raises an alarm on ``alarm_topic``."""
+    ``dead_letters``, whose first message raises an alarm on ``alarm_topic``. ``fifo`` makes both
+    FIFO queues (content-based deduplication unless the sender gives an id)."""
 
     def __init__(
         self,
@@ -27,6 +28,7 @@ class MonitoredQueue(Construct):
         retention_period: Duration = Duration.days(4),
         encryption_key: kms.IKey,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        fifo: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         if not 1 <= max_receive_count <= 1000:
@@ -38,10 +40,13 @@ class MonitoredQueue(Construct):
             purpose=purpose,
             encryption_key=encryption_key,
             removal_policy=removal_policy,
+            fifo=fifo,
         )
         self.queue = sqs.Queue(
             self,
             "Queue",
+            fifo=fifo or None,
+            content_based_deduplication=fifo or None,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=encryption_key,
             enforce_ssl=True,

@@ -68,7 +68,8 @@ def test_match_price_may_put_events_on_the_retail_bus_only(realtime: Template) -
 
 def test_the_pos_stream_feeds_detect_fraud_as_the_config_says(realtime: Template) -> None:
     stream = load_environment("dev").fraud_stream
-    (mapping,) = realtime.find_resources("AWS::Lambda::EventSourceMapping").values()
+    mappings = realtime.find_resources("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [m for m in mappings if "Fn::GetStackOutput" in m["Properties"]["EventSourceArn"]]
     props = mapping["Properties"]
     assert props["EventSourceArn"]["Fn::GetStackOutput"]["StackName"] == "Symphony-dev-Data"
     assert props["StartingPosition"] == "LATEST"
@@ -99,3 +100,43 @@ def test_detect_fraud_alerts_on_the_critical_topic_with_the_configured_score(
     topic = variables["ALERT_TOPIC_ARN"]["Fn::GetStackOutput"]
     assert topic["StackName"] == "Symphony-dev-Alerting"
     assert "Critical" in topic["OutputName"]
+
+
+def test_inventory_updates_reach_reorder_inventory_in_store_order(realtime: Template) -> None:
+    queues = realtime.find_resources("AWS::SQS::Queue")
+    (updates_id, updates) = next(
+        (k, q) for k, q in queues.items() if k.startswith("InventoryUpdatesQueue")
+    )
+    assert updates["Properties"]["FifoQueue"] is True
+    assert updates["Properties"]["VisibilityTimeout"] == 180  # 6 x the function's 30 s
+    assert updates["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    dead_letters = referenced_id(updates["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+    assert queues[dead_letters]["Properties"]["FifoQueue"] is True
+    mappings = realtime.find_resources("AWS::Lambda::EventSourceMapping")
+    (mapping,) = [
+        m
+        for m in mappings.values()
+        if referenced_id(m["Properties"]["EventSourceArn"]) == updates_id
+    ]
+    assert mapping["Properties"]["BatchSize"] == 10
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_purchase_orders_go_to_an_alarmed_purchasing_queue(realtime: Template) -> None:
+    functions = realtime.find_resources(
+        "AWS::Lambda::Function",
+        {
+            "Properties": {
+                "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": "reorder_inventory"}}
+            }
+        },
+    )
+    (function,) = functions.values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert referenced_id(variables["PURCHASING_QUEUE_URL"]).startswith("PurchaseOrdersQueue")
+    assert variables["REORDER_SAFETY_FACTOR"] == str(
+        load_environment("dev").thresholds.reorder_safety_factor
+    )
+    assert (
+        "Informational" in variables["INFORMATIONAL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"]
+    )
