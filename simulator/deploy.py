@@ -127,9 +127,9 @@ class Deployer:
             "AWS::Glue::Database": self._glue_database,
             "AWS::Glue::Table": self._glue_table,
             "AWS::Glue::Job": self._glue_job,
-            "AWS::Glue::Workflow": self._glue_workflow,
-            "AWS::Glue::Trigger": self._glue_trigger,
-            "AWS::Glue::Crawler": self._glue_crawler,
+            "AWS::Glue::Workflow": self._glue_definition("Workflow"),
+            "AWS::Glue::Trigger": self._glue_definition("Trigger"),
+            "AWS::Glue::Crawler": self._glue_definition("Crawler"),
             "AWS::IoT::TopicRule": self._topic_rule,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::CloudWatch::Dashboard": self._dashboard,
@@ -671,26 +671,18 @@ class Deployer:
         self.cloud.register_glue_job(name, p, script)
         return DeployedResource(logical_id, "AWS::Glue::Job", name)
 
-    def _glue_workflow(
-        self, logical_id: str, p: dict[str, Any], ctx: StackContext
-    ) -> DeployedResource:
-        name = p.get("Name") or self._name(ctx, logical_id, 255)
-        self.cloud.glue_workflows.register_workflow(name, p)
-        return DeployedResource(logical_id, "AWS::Glue::Workflow", name)
+    def _glue_definition(
+        self, kind: str
+    ) -> Callable[[str, dict[str, Any], StackContext], DeployedResource]:
+        """A Glue Workflow, Trigger or Crawler: handed to the local workflow runner."""
 
-    def _glue_trigger(
-        self, logical_id: str, p: dict[str, Any], ctx: StackContext
-    ) -> DeployedResource:
-        name = p.get("Name") or self._name(ctx, logical_id, 255)
-        self.cloud.glue_workflows.register_trigger(name, p)
-        return DeployedResource(logical_id, "AWS::Glue::Trigger", name)
+        def deploy(logical_id: str, p: dict[str, Any], ctx: StackContext) -> DeployedResource:
+            name = p.get("Name") or self._name(ctx, logical_id, 255)
+            register = getattr(self.cloud.glue_workflows, f"register_{kind.lower()}")
+            register(name, p)
+            return DeployedResource(logical_id, f"AWS::Glue::{kind}", name)
 
-    def _glue_crawler(
-        self, logical_id: str, p: dict[str, Any], ctx: StackContext
-    ) -> DeployedResource:
-        name = p.get("Name") or self._name(ctx, logical_id, 255)
-        self.cloud.glue_workflows.register_crawler(name, p)
-        return DeployedResource(logical_id, "AWS::Glue::Crawler", name)
+        return deploy
 
     def _topic_rule(
         self, logical_id: str, p: dict[str, Any], ctx: StackContext

@@ -457,10 +457,12 @@ class GlueJobRegistry:
     def register(
         self, name: str, script: Path, default_arguments: Mapping[str, str] | None = None
     ) -> GlueJobDefinition:
-        for key in default_arguments or {}:
-            if not key.startswith("--"):
-                raise ValueError(f"Glue job {name}: argument {key!r} must start with '--'")
-        definition = GlueJobDefinition(name, Path(script), dict(default_arguments or {}))
+        # Job arguments start with "--"; a few Glue settings do not (Python shell's
+        # "library-set"): those configure Glue, not the script, and stay out of its arguments.
+        arguments = {
+            key: value for key, value in (default_arguments or {}).items() if key.startswith("--")
+        }
+        definition = GlueJobDefinition(name, Path(script), arguments)
         self._jobs[name] = definition
         return definition
 

@@ -10,6 +10,9 @@ from aws_cdk import Duration, RemovalPolicy, TimeZone
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
@@ -137,6 +140,45 @@ class FixtureStack(cdk.Stack):
                 },
             )
         )
+
+        record_reading = function("record_reading")
+        self.rejected_readings = sqs.Queue(self, "RejectedReadings")
+        iot_role = iam.Role(self, "IotRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+        self.rejected_readings.grant_send_messages(iot_role)
+        iot.CfnTopicRule(
+            self,
+            "FridgeReadings",
+            topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
+                sql="SELECT *, topic(2) AS store_id, topic(4) AS fridge_id "
+                "FROM 'stores/+/fridges/+/temperature'",
+                actions=[
+                    iot.CfnTopicRule.ActionProperty(
+                        lambda_=iot.CfnTopicRule.LambdaActionProperty(
+                            function_arn=record_reading.function_arn
+                        )
+                    )
+                ],
+                error_action=iot.CfnTopicRule.ActionProperty(
+                    sqs=iot.CfnTopicRule.SqsActionProperty(
+                        queue_url=self.rejected_readings.queue_url, role_arn=iot_role.role_arn
+                    )
+                ),
+            ),
+        )
+
+        glue_role = iam.Role(
+            self, "GlueRole", assumed_by=iam.ServicePrincipal("glue.amazonaws.com")
+        )
+        count_files = glue.PythonShellJob(
+            self,
+            "CountFiles",
+            job_name="count-store-files",
+            role=glue_role,
+            script=glue.Code.from_asset(str(FIXTURES / "glue_jobs" / "count_store_files.py")),
+            python_version=glue.PythonVersion.THREE_NINE,
+        )
+        self.workflow = glue.Workflow(self, "NightlyCount", workflow_name="nightly-count")
+        self.workflow.add_on_demand_trigger("Start", actions=[glue.Action.job(count_files)])
 
         firehose.DeliveryStream(
             self,

@@ -215,9 +215,13 @@ def test_registry_refuses_an_unknown_job() -> None:
         registry.start_job_run("validate")
 
 
-def test_registry_refuses_arguments_without_dashes() -> None:
-    with pytest.raises(ValueError, match="must start with '--'"):
-        GlueJobRegistry(FakeGlueRunner()).register("aggregate", COUNT_JOB, {"date": "x"})
+def test_glue_settings_without_dashes_stay_out_of_the_scripts_arguments() -> None:
+    runner = FakeGlueRunner()
+    registry = GlueJobRegistry(runner, record_in_moto=False)
+    registry.register("aggregate", COUNT_JOB, {"library-set": "analytics", "--date": "x"})
+    registry.start_job_run("aggregate")
+    (call,) = runner.calls
+    assert call.arguments == {"--date": "x"}
 
 
 def test_registry_turns_a_crashing_runner_into_a_failed_run() -> None:

@@ -78,7 +78,9 @@ def _queue_bodies(url: str) -> list[str]:
 
 def test_the_fixture_app_deploys_with_nothing_unsupported(cloud: LocalCloud) -> None:
     report = cloud.deployed[0].report
-    assert report.created["AWS::Lambda::Function"] == 3
+    assert report.created["AWS::Lambda::Function"] == 4
+    assert report.created["AWS::IoT::TopicRule"] == 1
+    assert report.created["AWS::Glue::Workflow"] == 1
     assert report.interpreted["Custom::S3BucketNotifications"] == 1
     assert report.created["AWS::Scheduler::Schedule"] == 1
 
@@ -186,3 +188,25 @@ def test_sns_filter_policies_route_by_region(cloud: LocalCloud) -> None:
             MessageAttributes={"region": {"DataType": "String", "StringValue": region}},
         )
     assert _queue_bodies(_resource(cloud, "GautengInbox")) == ["alert for Gauteng"]
+
+
+def test_a_reading_published_to_its_topic_reaches_the_rules_function(cloud: LocalCloud) -> None:
+    boto3.client("iot-data").publish(
+        topic="stores/ZA-0047/fridges/F03/temperature",
+        payload=json.dumps({"celsius": 5.2}).encode(),
+    )
+    boto3.client("iot-data").publish(
+        topic="stores/ZA-0047/doors/D01/temperature", payload=b'{"celsius": 20}'
+    )
+    readings = [pk for pk in _items(cloud) if pk.startswith("reading#")]
+    assert readings == ["reading#ZA-0047#F03"]
+
+
+def test_a_glue_workflow_run_executes_its_jobs(cloud: LocalCloud) -> None:
+    glue = boto3.client("glue")
+    run_id = glue.start_workflow_run(Name="nightly-count")["RunId"]
+    run = glue.get_workflow_run(Name="nightly-count", RunId=run_id)["Run"]
+    assert run["Status"] == "COMPLETED"
+    assert run["Statistics"]["SucceededActions"] == 1
+    runner = cloud.glue_jobs.runner
+    assert [call.job_name for call in runner.calls] == ["count-store-files"]
