@@ -74,6 +74,7 @@ import statistics
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Final
 
 from pydantic_core import from_json
@@ -91,25 +92,35 @@ ALL: Final = "*"
 """The ``category`` of a baseline row over every category."""
 UNKNOWN_CATEGORY: Final = "unknown"
 
-_STORE = re.compile(r"[A-Z]{2}-\d{4}")
-_TILL = re.compile(r"T\d{2}")
-_CARD = re.compile(r"tok_[0-9a-f]{16}")
 _SKU = re.compile(r"SKU-\d{6}")
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_FIELDS: Final = frozenset(
-    (
-        "transaction_id",
-        "store_id",
-        "till_id",
-        "card_token",
-        "kind",
-        "amount_cents",
-        "currency",
-        "items",
-        "occurred_at",
-    )
+_IDENTIFIERS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63} [A-Z]{2}-\d{4} T\d{2} tok_[0-9a-f]{16}")
+"""``transaction_id store_id till_id card_token`` joined by spaces. None of the four patterns
+admits a space, so the joined text matches exactly when each part matches its own pattern: one
+regex call instead of four."""
+_TRANSACTION = itemgetter(
+    "transaction_id",
+    "store_id",
+    "till_id",
+    "card_token",
+    "kind",
+    "amount_cents",
+    "currency",
+    "items",
+    "occurred_at",
 )
-_ITEM_FIELDS: Final = frozenset(("sku", "quantity", "unit_price_cents"))
+_FIELDS_READ = itemgetter(
+    "transaction_id", "store_id", "card_token", "kind", "amount_cents", "items", "occurred_at"
+)
+"""What the rules read of a transaction, in the order of :data:`Fields`."""
+_ITEM = itemgetter("sku", "quantity", "unit_price_cents")
+_CANONICAL_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_SECONDS: Final = {f"{second:02d}": second for second in range(60)}
+_MINUTES: dict[str, int] = {}
+"""Epoch seconds at the start of each minute seen, by ``YYYY-MM-DDTHH:MM:`` + zone (see
+:func:`epoch_seconds`); a batch spans a few minutes, so a handful of entries."""
+_MINUTES_MAX: Final = 4096
 
 
 # --- rules, baselines, reference ---------------------------------------------------------------
@@ -452,12 +463,19 @@ class CardHistory:
 
 
 class Detector:
-    """Scores transactions one at a time, keeping each card's history (pure: no I/O)."""
+    """Scores transactions one at a time, keeping each card's history (pure: no I/O).
+
+    Keep one per container: it remembers, per store, the smallest amount that could be an
+    outlier there (:meth:`outlier_floor`), worked out from ``reference`` on first use. Give it
+    a new :class:`Reference` object (not one mutated in place) when the reference data change."""
 
     def __init__(self, rules: Rules, reference: Reference, history: CardHistory) -> None:
         self.rules = rules
         self.reference = reference
         self.history = history
+        self._floors: dict[str, float] = {}
+        self._floors_of: tuple[object, object, object] | None = None
+        self._categories: frozenset[str] = frozenset()
 
     def observe(
         self,
@@ -471,7 +489,7 @@ class Detector:
         items: Sequence[Mapping[str, Any]],
     ) -> Verdict | None:
         """Record the transaction in its card's history and score it; ``None`` when no rule
-        fires (the common case, kept cheap)."""
+        fires (the common case, kept cheap: no rule is scored whose precondition fails)."""
         rules = self.rules
         refund = 1 if kind == "refund" else 0
         event: Event = (at, store_id, amount, refund)
@@ -479,13 +497,18 @@ class Detector:
         if at > history.latest:
             history.latest = at
         hits: list[RuleHit] | None = None
-        if amount >= rules.outlier_min_amount_cents and not refund:
+        if (
+            amount >= rules.outlier_min_amount_cents
+            and not refund
+            and amount >= self.outlier_floor(store_id)
+        ):
             hit = self._outlier(store_id, amount, items)
             if hit is not None:
                 hits = [hit]
-        events = history.cards.get(card)
+        cards = history.cards
+        events = cards.get(card)
         if events is None:
-            history.cards[card] = [event]
+            cards[card] = [event]
         else:
             # only what happened before it counts, so a redelivered record (already in the
             # history, and so are the records after it) gets the verdict it got the first time
@@ -514,6 +537,36 @@ class Detector:
             flagged=score >= rules.alert_score,
             hits=tuple(hits),
         )
+
+    def outlier_floor(self, store_id: str) -> float:
+        """The smallest amount that :meth:`_outlier` could call an outlier in ``store_id``,
+        whatever the basket's category: the least, over every category the product master
+        knows (and ``unknown``), of what the baseline used for it needs (``min_times_mean``
+        times its mean and ``min_z_score`` deviations above it), a hair lower for rounding.
+        Below it the category breakdown is not even computed."""
+        reference, rules = self.reference, self.rules
+        if self._floors_of != (reference.baselines, reference.category_of, rules):  # by identity
+            self._floors.clear()
+            self._floors_of = (reference.baselines, reference.category_of, rules)
+            self._categories = frozenset(reference.category_of.values()) | {UNKNOWN_CATEGORY}
+        floor = self._floors.get(store_id)
+        if floor is not None:
+            return floor
+        needed = math.inf
+        for category in self._categories:
+            baseline, _ = self.baseline_of(store_id, category)
+            mean = max(baseline.mean_cents, 1.0)
+            std = max(baseline.std_cents, rules.outlier_min_std_fraction * mean, 1.0)
+            needed = min(
+                needed,
+                max(
+                    rules.outlier_min_times_mean * mean,
+                    mean + rules.outlier_min_z_score * std,
+                ),
+            )
+        floor = max(float(rules.outlier_min_amount_cents), needed * (1.0 - 1e-9))
+        self._floors[store_id] = floor
+        return floor
 
     def baseline_of(self, store_id: str, category: str) -> tuple[Baseline, str]:
         """The baseline a transaction of ``category`` in ``store_id`` is measured against, and
@@ -567,30 +620,34 @@ class Detector:
 
     def _card_rules(self, event: Event, others: list[Event]) -> list[RuleHit]:
         rules = self.rules
-        at, _, amount, refund = event
+        at, store_id, amount, refund = event
         hits: list[RuleHit] = []
         weights = rules.weights
+        # at most len(others) + 1 transactions count towards any rule: most cards have one or
+        # two, so the rules' windows are only looked at when they could reach their threshold
+        most = len(others) + 1
 
-        window = rules.velocity_window_seconds
-        recent = [past for past in others if abs(at - past[0]) <= window]
-        count = len(recent) + 1
-        if count >= rules.velocity_count:
-            span = max(abs(at - past[0]) for past in recent)
-            hits.append(
-                RuleHit(
-                    "velocity",
-                    rule_score(weights["velocity"], rules.velocity_count, count),
-                    {
-                        "count": count,
-                        "span_seconds": span,
-                        "window_seconds": window,
-                        "threshold": rules.velocity_count,
-                    },
+        if most >= rules.velocity_count:
+            window = rules.velocity_window_seconds
+            recent = [past for past in others if abs(at - past[0]) <= window]
+            count = len(recent) + 1
+            if count >= rules.velocity_count:
+                span = max(abs(at - past[0]) for past in recent)
+                hits.append(
+                    RuleHit(
+                        "velocity",
+                        rule_score(weights["velocity"], rules.velocity_count, count),
+                        {
+                            "count": count,
+                            "span_seconds": span,
+                            "window_seconds": window,
+                            "threshold": rules.velocity_count,
+                        },
+                    )
                 )
-            )
 
         small = rules.card_testing_max_amount_cents
-        if not refund and amount <= small:
+        if not refund and amount <= small and most >= rules.card_testing_count:
             window = rules.card_testing_window_seconds
             tests = [
                 past
@@ -614,11 +671,14 @@ class Detector:
                     )
                 )
 
-        travel = self._travel(event, others)
-        if travel is not None:
-            hits.append(travel)
+        for past in others:  # travel needs another store on the card
+            if past[1] != store_id:
+                travel = self._travel(event, others)
+                if travel is not None:
+                    hits.append(travel)
+                break
 
-        if refund:
+        if refund and most >= rules.refund_count:
             window = rules.refund_window_seconds
             refunds = [past for past in others if past[3] and abs(at - past[0]) <= window]
             count = len(refunds) + 1
@@ -696,15 +756,26 @@ def fast_check(doc: object, known_skus: Container[str] = frozenset()) -> bool:
     """A cheap structural check of a decoded PosTransaction: every field there with its type
     and pattern, and the amount invariant. ``False`` sends the record to the full contract.
     A SKU of the product master (``known_skus``) needs no pattern check."""
-    if type(doc) is not dict or len(doc) != 9 or doc.keys() != _FIELDS:
+    try:
+        return checked_fields(doc, known_skus) is not None
+    except (KeyError, TypeError):
         return False
-    transaction_id = doc["transaction_id"]
-    store_id = doc["store_id"]
-    till_id = doc["till_id"]
-    card = doc["card_token"]
-    amount = doc["amount_cents"]
-    items = doc["items"]
-    occurred_at = doc["occurred_at"]
+
+
+Fields = tuple[str, str, str, str, int, list[dict[str, Any]], str]
+"""(transaction_id, store_id, card_token, kind, amount_cents, items, occurred_at)."""
+
+
+def checked_fields(doc: object, known_skus: Container[str]) -> Fields | None:
+    """:func:`fast_check` returning what the rules read, or ``None`` for anything doubtful. For
+    speed it may instead raise ``KeyError`` or ``TypeError`` on a malformed document (a missing
+    field, an item that is not an object, an unhashable SKU): treat those as ``None``."""
+    if type(doc) is not dict or len(doc) != 9:
+        return None
+    # nine fields, each of them there (else KeyError): exactly the contract's fields
+    transaction_id, store_id, till_id, card, kind, amount, currency, items, occurred_at = (
+        _TRANSACTION(doc)
+    )
     if not (
         type(transaction_id) is str
         and type(store_id) is str
@@ -714,44 +785,55 @@ def fast_check(doc: object, known_skus: Container[str] = frozenset()) -> bool:
         and type(items) is list
         and type(occurred_at) is str
         and amount > 0
-        and doc["kind"] in ("sale", "refund")
-        and doc["currency"] == "ZAR"
+        and (kind == "sale" or kind == "refund")
+        and currency == "ZAR"
         and 0 < len(items) <= 500
-        and _IDENTIFIER.fullmatch(transaction_id)
-        and _STORE.fullmatch(store_id)
-        and _TILL.fullmatch(till_id)
-        and _CARD.fullmatch(card)
+        and _IDENTIFIERS.fullmatch(f"{transaction_id} {store_id} {till_id} {card}")
     ):
-        return False
+        return None
     total = 0
     for item in items:
-        if type(item) is not dict or len(item) != 3:
-            return False
-        quantity = item.get("quantity")
-        price = item.get("unit_price_cents")
-        sku = item.get("sku")
+        sku, quantity, price = _ITEM(item)  # TypeError unless an object, KeyError if incomplete
         if not (
-            type(quantity) is int
+            len(item) == 3
+            and type(quantity) is int
             and type(price) is int
             and 0 < quantity <= 10_000
             and price >= 0
             and type(sku) is str
             and (sku in known_skus or _SKU.fullmatch(sku))
         ):
-            return False
+            return None
         total += quantity * price
-    return total == amount
+    if total != amount:
+        return None
+    return transaction_id, store_id, card, kind, amount, items, occurred_at
 
 
 def epoch_seconds(occurred_at: str) -> int | None:
-    """Seconds since the epoch of an ISO timestamp with its zone; ``None`` without a zone."""
+    """Seconds since the epoch of an ISO timestamp with its zone; ``None`` without a zone.
+
+    The contract's timestamps have one shape, ``YYYY-MM-DDTHH:MM:SS+HH:MM`` (or ``Z``): the
+    start of each minute of that shape is parsed once and kept, and a timestamp of a known minute
+    costs two dictionary look-ups. Anything else goes through ``datetime.fromisoformat``."""
+    # a known key fixes every character but the seconds, whose look-up checks them: a hit is
+    # exactly the shape again (``triage`` inlines these three lines)
+    base = _MINUTES.get(occurred_at[:17] + occurred_at[19:])
+    second = _SECONDS.get(occurred_at[17:19])
+    if base is not None and second is not None:
+        return base + second
     try:
         moment = datetime.fromisoformat(occurred_at)
     except ValueError:
         return None
     if moment.tzinfo is None or moment.utcoffset() is None:
         return None
-    return int(moment.timestamp())
+    at = int(moment.timestamp())
+    if _CANONICAL_TIME.fullmatch(occurred_at):
+        if len(_MINUTES) >= _MINUTES_MAX:
+            _MINUTES.clear()
+        _MINUTES[occurred_at[:17] + occurred_at[19:]] = at - moment.second
+    return at
 
 
 @dataclass(slots=True)
@@ -803,7 +885,11 @@ def triage(records: Sequence[object], detector: Detector) -> Triage:
     result = Triage(records=len(records))
     observe = detector.observe
     a2b = binascii.a2b_base64
+    check = checked_fields
+    epoch, minutes, seconds = epoch_seconds, _MINUTES, _SECONDS
     known_skus = detector.reference.category_of
+    clean = 0
+    raw: bytes | None
     for record in records:
         try:
             kinesis = record["kinesis"]  # type: ignore[index]
@@ -818,37 +904,35 @@ def triage(records: Sequence[object], detector: Detector) -> Triage:
             continue
         try:
             raw = a2b(data)
-            doc = from_json(raw)
-            fast = fast_check(doc, known_skus)
+            fields = check(from_json(raw), known_skus)
         except Exception:
-            raw, doc, fast = None, None, False
-        at = epoch_seconds(doc["occurred_at"]) if fast else None
-        if at is None:
-            fast = False
+            raw, fields = None, None
+        if fields is not None:
+            transaction_id, store_id, card, kind, amount, items, occurred_at = fields
+            # epoch_seconds(occurred_at), its cached fast path inlined
+            at = minutes.get(occurred_at[:17] + occurred_at[19:])
+            second = seconds.get(occurred_at[17:19])
+            at = epoch(occurred_at) if at is None or second is None else at + second
+        if fields is None or at is None:
             result.slow_path += 1
             outcome = _slow(record, kinesis, sequence, data, raw, result)
             if outcome is None:
                 continue
-            doc, at = outcome
-        verdict = observe(
-            doc["transaction_id"],
-            doc["store_id"],
-            doc["card_token"],
-            doc["kind"],
-            doc["amount_cents"],
-            at,
-            doc["occurred_at"],
-            doc["items"],
-        )
+            fields, at = outcome
+            transaction_id, store_id, card, kind, amount, items, occurred_at = fields
+            fast = False
+        else:
+            fast = True
+        verdict = observe(transaction_id, store_id, card, kind, amount, at, occurred_at, items)
         if verdict is None:
-            result.clean += 1
+            clean += 1
             continue
         result.scored += 1
         for name in verdict.rules:
             result.rule_hits[name] += 1
         if not verdict.flagged:
             result.below_alert_score += 1
-            result.clean += 1
+            clean += 1
             continue
         if fast:  # a flagged record is held to the full contract before anyone is alerted
             _, reason = _full_decode(raw or b"")
@@ -856,6 +940,7 @@ def triage(records: Sequence[object], detector: Detector) -> Triage:
                 result.poison.append(_poison(record, kinesis, sequence, data, reason))
                 continue
         result.flagged.append(Flagged(sequence, verdict))
+    result.clean = clean
     if records:
         result.shard_id = _shard_of(records[0])
     detector.history.maybe_prune()
@@ -869,7 +954,9 @@ def _slow(
     data: str,
     raw: bytes | None,
     result: Triage,
-) -> tuple[dict[str, Any], int] | None:
+) -> tuple[Fields, int] | None:
+    """The full contract's verdict on a record the fast path doubted: what the rules read and
+    its time, or ``None`` (the record is then in ``result.poison``)."""
     if raw is None:
         try:
             raw = binascii.a2b_base64(data, strict_mode=True)
@@ -881,8 +968,8 @@ def _slow(
         result.poison.append(_poison(record, kinesis, sequence, data, reason or "invalid"))
         return None
     doc = transaction.model_dump(mode="json")
-    at = int(transaction.occurred_at.timestamp())
-    return doc, at
+    fields: Fields = _FIELDS_READ(doc)
+    return fields, int(transaction.occurred_at.timestamp())
 
 
 def _poison(
