@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class SettingsError(RuntimeError):
-    """The function's environment is incomplete or wrong; the message names each variable."""
+import symphony.settings
+from symphony.settings import InvalidSettings as InvalidSettings
 
 
 class Settings(BaseModel):
@@ -25,15 +24,5 @@ class Settings(BaseModel):
 
 
 def load_settings(environment: Mapping[str, str]) -> Settings:
-    """The settings from ``environment``; :class:`SettingsError` naming every bad variable."""
-    try:
-        return Settings.model_validate(dict(environment))
-    except ValidationError as error:
-        problems = []
-        for problem in error.errors(include_url=False, include_input=False):
-            name = ".".join(str(part) for part in problem["loc"])
-            if problem["type"] == "missing":
-                problems.append(f"environment variable {name} is not set")
-            else:
-                problems.append(f"environment variable {name}: {problem['msg']}")
-        raise SettingsError("detect_fraud: " + "; ".join(problems)) from None
+    """The settings, or :class:`InvalidSettings` listing every bad or missing variable."""
+    return symphony.settings.load_settings(Settings, environment, function="detect_fraud")

@@ -10,14 +10,13 @@ from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logic import BreakerConfig, PricingPolicy
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+import symphony.settings
+from symphony.settings import InvalidSettings as InvalidSettings
 
 PRICE_UPDATED_SOURCE: Final = "symphony.pricing"
 PRICE_UPDATED_DETAIL_TYPE: Final = "PriceUpdated"
-
-
-class InvalidSettings(ValueError):
-    """The function's environment is wrong: one line per variable, naming it and the value."""
 
 
 class Settings(BaseModel):
@@ -78,17 +77,7 @@ class Settings(BaseModel):
 
 def load_settings(environment: Mapping[str, str]) -> Settings:
     """The settings, or :class:`InvalidSettings` listing every bad or missing variable."""
-    try:
-        return Settings.model_validate(dict(environment))
-    except ValidationError as error:
-        lines = []
-        for problem in error.errors(include_url=False):
-            name = ".".join(str(part) for part in problem["loc"]) or "environment"
-            if problem["type"] == "missing":
-                lines.append(f"{name}: missing")
-            else:
-                lines.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
-        raise InvalidSettings("match_price settings: " + "; ".join(lines)) from None
+    return symphony.settings.load_settings(Settings, environment, function="match_price")
 
 
 class EventEnvelope(BaseModel):

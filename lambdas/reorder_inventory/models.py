@@ -9,13 +9,11 @@ from datetime import datetime
 from typing import Literal
 
 from logic import OrderPlan
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+import symphony.settings
 from symphony.contracts import Sku, StoreId
-
-
-class InvalidSettings(ValueError):
-    """The function's environment is wrong: one line per variable, naming it and the value."""
+from symphony.settings import InvalidSettings as InvalidSettings
 
 
 class Settings(BaseModel):
@@ -46,17 +44,7 @@ class Settings(BaseModel):
 
 def load_settings(environment: Mapping[str, str]) -> Settings:
     """The settings, or :class:`InvalidSettings` listing every bad or missing variable."""
-    try:
-        return Settings.model_validate(dict(environment))
-    except ValidationError as error:
-        lines = []
-        for problem in error.errors(include_url=False):
-            name = ".".join(str(part) for part in problem["loc"]) or "environment"
-            if problem["type"] == "missing":
-                lines.append(f"{name}: missing")
-            else:
-                lines.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
-        raise InvalidSettings("reorder_inventory settings: " + "; ".join(lines)) from None
+    return symphony.settings.load_settings(Settings, environment, function="reorder_inventory")
 
 
 class PurchaseOrder(BaseModel):

@@ -12,16 +12,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+import symphony.settings
 from symphony.contracts import ContractViolation, FridgeReading, decode
-
-
-class InvalidSettings(ValueError):
-    """The function's environment is wrong: one entry per variable, naming it and the value."""
+from symphony.settings import InvalidSettings as InvalidSettings
 
 
 class Settings(BaseModel):
@@ -81,17 +78,7 @@ class Settings(BaseModel):
 
 def load_settings(environment: Mapping[str, str]) -> Settings:
     """The settings, or :class:`InvalidSettings` listing every bad or missing variable."""
-    try:
-        return Settings.model_validate(dict(environment))
-    except ValidationError as error:
-        lines = []
-        for problem in error.errors(include_url=False):
-            name = ".".join(str(part) for part in problem["loc"]) or "environment"
-            if problem["type"] == "missing":
-                lines.append(f"{name}: missing")
-            else:
-                lines.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
-        raise InvalidSettings("watch_cold_chain settings: " + "; ".join(lines)) from None
+    return symphony.settings.load_settings(Settings, environment, function="watch_cold_chain")
 
 
 class _AnyTemperatureReading(FridgeReading):

@@ -296,5 +296,5 @@ def test_a_missing_setting_stops_start_up_naming_the_variable() -> None:
         name: value for name, value in ENVIRONMENT.items() if name != "FRAUD_ALERTS_TABLE"
     }
     models = load_lambda_module("detect_fraud", "models")
-    with pytest.raises(models.SettingsError, match="FRAUD_ALERTS_TABLE is not set"):
+    with pytest.raises(models.InvalidSettings, match="FRAUD_ALERTS_TABLE: missing"):
         models.load_settings({**environment, "ALERT_TOPIC_ARN": "arn:aws:sns:af-south-1:1:t"})
