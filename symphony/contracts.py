@@ -53,6 +53,7 @@ __all__ = [
     "MarkerFile",
     "Name",
     "PosTransaction",
+    "PriceUpdated",
     "SalesFileMarker",
     "Sku",
     "StoreId",
@@ -315,6 +316,31 @@ class CompetitorPriceChange(Contract):
     observed_at: AwareDatetime
 
 
+class PriceUpdated(Contract):
+    """Our regional shelf price of a product changed (match_price answering a competitor).
+
+    Delivered at least once: a consumer applies it only when ``version`` is newer than the
+    one it holds.
+    """
+
+    event_time_field: ClassVar[str | None] = "updated_at"
+
+    sku: Sku
+    region: Name
+    scope: Name
+    """The prices table's ``store_id`` of the price: ``region#<region>``."""
+    price_cents: PositiveCents
+    previous_price_cents: PositiveCents
+    version: int = Field(ge=1)
+    rule: Name
+    reason: str = Field(min_length=1, max_length=500)
+    competitor: Name
+    competitor_price_cents: PositiveCents
+    observed_at: AwareDatetime
+    updated_at: AwareDatetime
+    currency: Literal["ZAR"] = "ZAR"
+
+
 class CustomerExportRecord(Contract):
     """A loyalty customer as exported nightly by the CRM (personal data: handle as such)."""
 
@@ -350,6 +376,7 @@ CONTRACTS: Final[dict[str, type[Contract]]] = {
     "inventory_update": InventoryUpdate,
     "fridge_reading": FridgeReading,
     "competitor_price_change": CompetitorPriceChange,
+    "price_updated": PriceUpdated,
     "customer_export_record": CustomerExportRecord,
     "daily_category_sales": DailyCategorySales,
 }
@@ -412,6 +439,7 @@ EVENT_TYPES: Final[dict[type[Contract], EventType]] = {
     InventoryUpdate: EventType("symphony.stores", "InventoryLevelRecorded"),
     FridgeReading: EventType("symphony.stores", "FridgeTemperatureReading"),
     CompetitorPriceChange: EventType("symphony.pricing", "CompetitorPriceChanged"),
+    PriceUpdated: EventType("symphony.pricing", "PriceUpdated"),
     CustomerExportRecord: EventType("symphony.crm", "CustomerRecordExported"),
     DailyCategorySales: EventType("symphony.analytics", "DailyCategorySalesComputed"),
 }

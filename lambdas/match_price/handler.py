@@ -30,7 +30,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import EventEnvelope, PriceUpdated, load_settings
 from pydantic import ValidationError
 
-from symphony.contracts import CompetitorPriceChange, ContractViolation, from_eventbridge_event
+from symphony.contracts import (
+    CompetitorPriceChange,
+    ContractViolation,
+    from_eventbridge_event,
+    to_put_events_entry,
+)
 from symphony.reference import Product
 
 WRITE_ATTEMPTS: Final = 5
@@ -163,7 +168,7 @@ def _publish(item: logic.PriceItem, observation: logic.Observation, now: datetim
         observed_at=observation.observed_at,
         updated_at=datetime.fromisoformat(item.updated_at) if item.updated_at else now,
     )
-    adapters.put_event(updated.to_put_events_entry(settings.event_bus_name, when=now))
+    adapters.put_event(to_put_events_entry(updated, event_bus_name=settings.event_bus_name))
     adapters.mark_published(settings.prices_table, item.sku, item.store_id, observation.event_id)
 
 

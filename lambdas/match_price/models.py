@@ -1,22 +1,18 @@
 """What match_price reads and writes: its settings, the supplier API's answer and the
-``PriceUpdated`` event it puts on the retail bus."""
+``PriceUpdated`` contract it puts on the retail bus (``symphony.contracts.PriceUpdated``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal
-from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logic import BreakerConfig, PricingPolicy
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import symphony.settings
+from symphony.contracts import PriceUpdated as PriceUpdated
 from symphony.settings import InvalidSettings as InvalidSettings
-
-PRICE_UPDATED_SOURCE: Final = "symphony.pricing"
-PRICE_UPDATED_DETAIL_TYPE: Final = "PriceUpdated"
 
 
 class Settings(BaseModel):
@@ -95,37 +91,3 @@ class SupplierCost(BaseModel):
 
     sku: str
     cost_cents: int = Field(gt=0)
-
-
-class PriceUpdated(BaseModel):
-    """``PriceUpdated`` (source ``symphony.pricing``): a regional shelf price changed.
-
-    Consumers apply it only when ``version`` is newer than the one they hold: the event is
-    delivered at least once.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sku: str
-    region: str
-    scope: str
-    """The prices table's ``store_id`` of the price: ``region#<region>``."""
-    price_cents: int = Field(gt=0)
-    previous_price_cents: int = Field(gt=0)
-    version: int = Field(ge=1)
-    rule: str
-    reason: str
-    competitor: str
-    competitor_price_cents: int = Field(gt=0)
-    observed_at: AwareDatetime
-    updated_at: AwareDatetime
-    currency: Literal["ZAR"] = "ZAR"
-
-    def to_put_events_entry(self, event_bus_name: str, *, when: datetime) -> dict[str, object]:
-        return {
-            "Source": PRICE_UPDATED_SOURCE,
-            "DetailType": PRICE_UPDATED_DETAIL_TYPE,
-            "Detail": self.model_dump_json(),
-            "Time": when,
-            "EventBusName": event_bus_name,
-        }
