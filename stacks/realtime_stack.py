@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks.components.dead_letter_queue import DeadLetterQueue
@@ -86,19 +86,8 @@ class RealtimeStack(Stack):
         tables["idempotency"].grant_read_write_data(function)
         bus.grant_put_events_to(function)
         quarantine_zone.grant_put(function, "pricing/poison/*")
-        self.match_price.explain_grant_wildcards(
-            "Written by grant_read_write_data/grant_put: the DynamoDB and S3 action families and "
-            "the tables' index ARNs, on the named prices, reference and idempotency tables and "
-            "the quarantine zone's pricing/poison/* only.",
-            [
-                "Action::s3:Abort*",
-                RegexAppliesTo(
-                    regex=r"/^Resource::<QuarantineZoneBucket[0-9A-F]+\.Arn>\/pricing\/poison\/\*$/"
-                ),
-                RegexAppliesTo(
-                    regex=r"/^Resource::<(Prices|Reference|Idempotency)Table[0-9A-F]+\.Arn>\/index\/\*$/"
-                ),
-            ],
+        self.match_price.explain_data_grants(
+            tables=["Prices", "Reference", "Idempotency"], quarantine_prefix="pricing/poison/*"
         )
 
         self.price_rule = FunctionRule(
@@ -208,21 +197,8 @@ class RealtimeStack(Stack):
             ],
             apply_to_children=True,
         )
-        self.reorder_inventory.explain_grant_wildcards(
-            "Written by grant_read_write_data/grant_read_data/grant_put: the DynamoDB, S3 and "
-            "KMS action families on the named inventory and reference tables, the quarantine "
-            "zone's inventory/poison/* and those resources' keys.",
-            [
-                "Action::s3:Abort*",
-                "Action::kms:GenerateDataKey*",
-                "Action::kms:ReEncrypt*",
-                RegexAppliesTo(
-                    regex=r"/^Resource::<QuarantineZoneBucket[0-9A-F]+\.Arn>\/inventory\/poison\/\*$/"
-                ),
-                RegexAppliesTo(
-                    regex=r"/^Resource::<(Inventory|Reference)Table[0-9A-F]+\.Arn>\/index\/\*$/"
-                ),
-            ],
+        self.reorder_inventory.explain_data_grants(
+            tables=["Inventory", "Reference"], quarantine_prefix="inventory/poison/*"
         )
 
     def _detect_fraud(
@@ -284,19 +260,7 @@ class RealtimeStack(Stack):
                 on_failure=sources.SqsDlq(self.fraud_stream_failures.queue),
             )
         )
-        self.detect_fraud.explain_grant_wildcards(
-            "Written by grant_read_data/grant_write_data/grant_put and the stream's read grant: "
-            "the DynamoDB, S3 and KMS action families on the named tables, the quarantine "
-            "zone's fraud/poison/* and the keys of those resources.",
-            [
-                "Action::s3:Abort*",
-                "Action::kms:GenerateDataKey*",
-                "Action::kms:ReEncrypt*",
-                RegexAppliesTo(
-                    regex=r"/^Resource::<QuarantineZoneBucket[0-9A-F]+\.Arn>\/fraud\/poison\/\*$/"
-                ),
-                RegexAppliesTo(
-                    regex=r"/^Resource::<(Reference|FraudBaselines|FraudAlerts)Table[0-9A-F]+\.Arn>\/index\/\*$/"
-                ),
-            ],
+        self.detect_fraud.explain_data_grants(
+            tables=["Reference", "FraudBaselines", "FraudAlerts"],
+            quarantine_prefix="fraud/poison/*",
         )

@@ -142,6 +142,26 @@ class PythonFunction(Construct):
             apply_to_children=True,
         )
 
+    def explain_data_grants(self, *, tables: Sequence[str], quarantine_prefix: str) -> None:
+        """The wildcards that ``grant_read_data``/``grant_write_data`` on ``tables`` (their
+        construct names, e.g. ``FraudAlerts``) and ``grant_put`` on the quarantine zone under
+        ``quarantine_prefix`` (e.g. ``fraud/poison/*``) write, explained once."""
+        prefix = quarantine_prefix.replace("/", "\\/").replace("*", "\\*")
+        self.explain_grant_wildcards(
+            f"Written by the data grants: the S3 action families on the quarantine zone's "
+            f"{quarantine_prefix} only, and the index ARNs of the named tables "
+            f"({', '.join(tables)}).",
+            [
+                "Action::s3:Abort*",
+                RegexAppliesTo(
+                    regex=f"/^Resource::<QuarantineZoneBucket[0-9A-F]+\\.Arn>\\/{prefix}$/"
+                ),
+                RegexAppliesTo(
+                    regex=f"/^Resource::<({'|'.join(tables)})Table[0-9A-F]+\\.Arn>\\/index\\/\\*$/"
+                ),
+            ],
+        )
+
     def _suppress_reasoned_findings(self) -> None:
         NagSuppressions.add_resource_suppressions(
             self.role,
