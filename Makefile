@@ -4,6 +4,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENV ?= dev
+# pytest workers: a module's tests (and its module fixtures: a synthesized app, a local cloud, a
+# SparkSession per worker) stay together in one worker (--dist loadscope).
+TEST_WORKERS ?= 2
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,7 +19,7 @@ export JSII_NODE := $(CURDIR)/node_modules/.bin/node
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install synth test lint format demo clean
+.PHONY: help install java synth test lint format demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,12 +36,26 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
+# Local Spark (the Glue jobs' tests) needs Java 17 on PATH; Debian's package when it is missing.
+JAVA_PACKAGE := openjdk-17-jre-headless
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+java: ## Java 17 for local Spark: apt-get installs it when `java` is not 17 (idempotent)
+	@case "$$(java -version 2>&1 || true)" in *'version "17.'*) ;; *) \
+		echo "==> Java 17 for local Spark ($(JAVA_PACKAGE))"; \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(JAVA_PACKAGE) >/dev/null; \
+		case "$$(java -version 2>&1 || true)" in *'version "17.'*) ;; *) \
+			echo "java on PATH is not Java 17 after installing $(JAVA_PACKAGE): pick it with update-alternatives --config java" >&2; \
+			exit 1;; esac;; \
+	esac
+
 node_modules/.installed: package.json package-lock.json
 	@echo "==> pinned CDK CLI and Node 22 from package-lock.json"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed ## venv, checkov venv, CDK CLI (idempotent)
+install: java $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed ## Java 17, venv, checkov venv, CDK CLI (idempotent)
 
 synth: $(VENV)/.installed node_modules/.installed ## cdk synth ENV (default dev) into cdk.out, cdk-nag gate on
 	npx cdk synth --quiet -c env=$(ENV)
@@ -55,7 +72,7 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 test: install lint ## every test: unit, infra (synth, cdk-nag, cfn-lint, checkov, graph), integration
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 demo: synth ## synthesize ENV and print its deployment plan and the night's schedule
 	$(PY) -m simulator plan --env $(ENV) --cdk-out cdk.out

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.assembly import AssemblyError
-from simulator.plan import night_rows, read_stacks
+from simulator.plan import night_rows, read_stacks, schedule_rows
 from stacks.config import ConfigError, available_environments, load_environment
 
 
@@ -147,6 +147,24 @@ def _plan(args: argparse.Namespace) -> int:
     for what, local, utc in night_rows(config, business_date):
         night.add_row(what, local, utc)
     console.print(night)
+
+    schedules = Table(
+        title=f"Every schedule (EventBridge Scheduler), first firing from "
+        f"{business_date:%a %d %b} noon",
+        title_justify="left",
+    )
+    for column in ("schedule", "stack", "expression", "starts", "local time", "UTC"):
+        schedules.add_column(column)
+    for row in schedule_rows(args.cdk_out, config.name, business_date):
+        schedules.add_row(
+            row.description,
+            row.stack.removeprefix(f"Symphony-{config.name}-"),
+            f"{row.expression} {row.time_zone}",
+            row.target,
+            row.next_local,
+            row.next_utc,
+        )
+    console.print(schedules)
     return 0
 
 

@@ -25,6 +25,8 @@ class StackArtifact:
     name: str
     template: dict[str, Any]
     depends_on: tuple[str, ...] = ()
+    region: str | None = None
+    """The stack's own region (``aws://<account>/<region>``), None if environment-agnostic."""
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -80,7 +82,14 @@ def read_assembly(cdk_out: Path, environment: str | None = None) -> CloudAssembl
             for dependency in artifact.get("dependencies", [])
             if artifacts.get(dependency, {}).get("type") == "aws:cloudformation:stack"
         )
-        stacks[artifact_id] = StackArtifact(artifact_id, name, template, depends_on)
+        region = artifact.get("environment", "").rpartition("/")[2]
+        stacks[artifact_id] = StackArtifact(
+            artifact_id,
+            name,
+            template,
+            depends_on,
+            region=None if region in ("", "unknown-region") else region,
+        )
         for dependency in artifact.get("dependencies", []):
             if artifacts.get(dependency, {}).get("type") == "cdk:asset-manifest":
                 assets.update(_read_assets(cdk_out, artifacts[dependency]))

@@ -50,6 +50,8 @@ NO_LOCAL_EFFECT = {
     "AWS::Lambda::Permission": "the in-process runtime needs no resource policy",
     "AWS::IAM::ManagedPolicy": "moto does not enforce IAM",
     "AWS::Glue::SecurityConfiguration": "encryption settings of Glue runs; local runs are plain",
+    "AWS::Glue::DataQualityRuleset": "moto has no Glue Data Quality; locally the same rules run "
+    "through glue_jobs/data_quality.py's evaluate (the ruleset's DQDL is dqdl() of those rules)",
     "AWS::Logs::ResourcePolicy": "moto does not enforce resource policies",
 }
 
@@ -93,6 +95,8 @@ class Deployer:
     def __init__(self, cloud: LocalCloud, assembly: CloudAssembly) -> None:
         self.cloud = cloud
         self.assembly = assembly
+        self.region = cloud.region
+        """The region of the stack being deployed."""
         self.report = DeployReport()
         self.stacks: dict[str, DeployedStack] = {}
         self._handlers: dict[str, Callable[[str, dict[str, Any], StackContext], DeployedResource]]
@@ -147,9 +151,11 @@ class Deployer:
         return self.report
 
     def _deploy_stack(self, stack: StackArtifact) -> None:
+        # A stack with a region of its own (the Telemetry stack) is created there in moto.
+        self.region = stack.region or self.cloud.region
         context = StackContext(
             stack_name=stack.name,
-            region=self.cloud.region,
+            region=self.region,
             account=self.cloud.account,
             stack_outputs={name: s.outputs for name, s in self.stacks.items()},
             exports=self._exports(),
@@ -227,10 +233,10 @@ class Deployer:
     # -- helpers -------------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.cloud.region)
+        return boto3.client(service, region_name=self.region)
 
     def _arn(self, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.cloud.region}:{self.cloud.account}:{resource}"
+        return f"arn:aws:{service}:{self.region}:{self.cloud.account}:{resource}"
 
     def _name(self, ctx: StackContext, logical_id: str, limit: int, lower: bool = False) -> str:
         """A physical name the way CloudFormation makes them: stack, logical id, a suffix."""
@@ -260,9 +266,7 @@ class Deployer:
     def _bucket(self, logical_id: str, p: dict[str, Any], ctx: StackContext) -> DeployedResource:
         name = p.get("BucketName") or self._name(ctx, logical_id, 63, lower=True)
         s3 = self.client("s3")
-        s3.create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.cloud.region}
-        )
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
         if "VersioningConfiguration" in p:
             s3.put_bucket_versioning(
                 Bucket=name, VersioningConfiguration=p["VersioningConfiguration"]
@@ -289,7 +293,7 @@ class Deployer:
             {
                 "Arn": f"arn:aws:s3:::{name}",
                 "DomainName": f"{name}.s3.amazonaws.com",
-                "RegionalDomainName": f"{name}.s3.{self.cloud.region}.amazonaws.com",
+                "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
             },
         )
 
@@ -690,6 +694,7 @@ class Deployer:
         # IoT rule names allow letters, digits and underscores only.
         name = p.get("RuleName") or re.sub(r"\W", "_", self._name(ctx, logical_id, 128))
         try:
+            self.cloud.iot.serve_region(self.region)
             self.cloud.iot.register(name, p["TopicRulePayload"])
         except ValueError as error:
             raise DeployError(f"{ctx.stack_name}/{logical_id}: {error}") from error

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import shutil
+import sys
 import threading
 import time
 import traceback
@@ -192,14 +193,20 @@ def _default_spark_session() -> Any:
 def load_job_module(script: Path) -> ModuleType:
     """Import ``script`` as a fresh module that is not kept in ``sys.modules``.
 
-    Its ``__name__`` is not ``"__main__"``, so the job's ``awsglue`` entry does not run.
+    Its ``__name__`` is not ``"__main__"``, so the job's ``awsglue`` entry does not run. While
+    the module body runs it is in ``sys.modules`` (as any import is): ``dataclasses`` looks the
+    module up there to resolve string annotations (``from __future__ import annotations``).
     """
     module_name = f"_symphony_glue_job_{script.stem}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(module_name, script)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import Glue job script {script}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(module_name, None)
     return module
 
 

@@ -796,6 +796,19 @@ class IotRules:
     def rules(self) -> Mapping[str, TopicRule]:
         return dict(self._rules)
 
+    def serve_region(self, region: str) -> None:
+        """Serve ``region`` from now on (the region of the stack whose rules are deployed; the
+        app's Telemetry stack has a region of its own). One engine serves one region: moving
+        it while it holds rules of another region raises ValueError."""
+        if region == self.region:
+            return
+        if self._rules:
+            raise ValueError(
+                f"the simulator's IoT rules engine serves one region: it holds rules of "
+                f"{self.region} ({', '.join(sorted(self._rules))}), not {region}"
+            )
+        self.region = region
+
     def register(self, rule_name: str, payload: Mapping[str, Any]) -> TopicRule:
         """Add (or replace) the rule ``rule_name`` from a CloudFormation ``TopicRulePayload``.
 

@@ -32,7 +32,6 @@ the backoff (``patches.retry_delays == [2, 4, 8]``) and a night with Waits runs 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import threading
 import time
@@ -46,11 +45,9 @@ from types import ModuleType
 from typing import Any, Literal
 
 from simulator.glue import GlueJobNotFound, GlueJobRegistry
+from symphony.asl import PLACEHOLDER
 
 DelayKind = Literal["retry", "wait", "sync_poll"]
-
-#: A ``${Name}`` placeholder, as CDK's ``DefinitionBody`` substitutions fill them.
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 #: Enough for one Map worker to take every store of the chain (it recurses once per item).
 DEFAULT_RECURSION_LIMIT = 20_000

@@ -1,4 +1,5 @@
-"""AlertingStack: the alert topics every other stack publishes to."""
+"""AlertingStack: what every other stack leans on — the alert topics they publish to, and the
+environment's one EventBridge Scheduler group their schedules join."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from aws_cdk import RemovalPolicy, Stack
 from constructs import Construct
 
 from stacks.components.alert_topics import AlertTopics
+from stacks.components.local_schedules import schedule_group
 from stacks.config import ALERT_TIERS, Alerting
 
 
@@ -16,6 +18,7 @@ class AlertingStack(Stack):
         construct_id: str,
         *,
         alerting: Alerting,
+        environment_name: str,
         removal_policy: RemovalPolicy,
         **kwargs: object,
     ) -> None:
@@ -25,4 +28,7 @@ class AlertingStack(Stack):
             "Alerts",
             subscribers={tier: alerting.subscribers(tier) for tier in ALERT_TIERS},
             removal_policy=removal_policy,
+        )
+        self.schedule_group = schedule_group(
+            self, "Schedules", environment_name=environment_name, removal_policy=removal_policy
         )

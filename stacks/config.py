@@ -130,6 +130,10 @@ class Timetable(_Frozen):
     nightly_pipeline: ClockTime
     price_distribution: ClockTime
     dashboard_refresh: ClockTime
+    customer_integration: ClockTime = Field(
+        description="the customer-data integration workflow starts (independent of the sales "
+        "night, so not bound to its order)"
+    )
 
 
 class Deadlines(_Frozen):
@@ -149,6 +153,50 @@ class Thresholds(_Frozen):
     )
     reorder_safety_factor: float = Field(
         gt=0, le=5, description="standard deviations of demand kept as safety stock"
+    )
+
+
+class ColdChain(_Frozen):
+    """Where fridge telemetry comes in, and when a warm fridge escalates."""
+
+    telemetry_region: str = Field(
+        pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$",
+        description="AWS region whose IoT Core receives the fridges' MQTT messages",
+    )
+    critical_celsius: float = Field(
+        ge=0, le=30, description="a fridge rising past this escalates at once"
+    )
+    escalate_after_minutes: int = Field(
+        ge=1, le=24 * 60, description="a fridge still too warm after this long escalates"
+    )
+
+
+class SalesQuality(_Frozen):
+    """The curated sales' data-quality ruleset: a night's plausible volume per store (the row
+    count must lie within stores.count x these)."""
+
+    min_transactions_per_store: int = Field(ge=0, le=1_000_000)
+    max_transactions_per_store: int = Field(ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _range(self) -> SalesQuality:
+        if self.min_transactions_per_store > self.max_transactions_per_store:
+            raise ValueError(
+                f"min_transactions_per_store ({self.min_transactions_per_store}) must not be "
+                f"above max_transactions_per_store ({self.max_transactions_per_store})"
+            )
+        return self
+
+
+class Night(_Frozen):
+    """How the nightly sales pipeline collects the stores' files."""
+
+    batch_size: int = Field(ge=1, le=1000, description="stores per Distributed Map item")
+    collect_concurrency: int = Field(
+        ge=1, le=1000, description="batches collected at the same time"
+    )
+    tolerated_failure_percentage: int = Field(
+        ge=0, le=100, description="failed batches (in %) the night tolerates before failing"
     )
 
 
@@ -173,6 +221,86 @@ class FraudStream(_Frozen):
     retry_attempts: int = Field(ge=0, le=10_000)
     parallelization_factor: int = Field(ge=1, le=10)
     tumbling_window_seconds: int = Field(ge=0, le=900)
+
+
+ScheduleWeekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+
+
+class Planning(_Frozen):
+    """The month-end close and the weekly seasonal inventory adjustment (the Planning stack)."""
+
+    calendar_first_year: int = Field(
+        ge=2000, le=2100, description="first year of the business-day calendar given to Lambda"
+    )
+    calendar_last_year: int = Field(
+        ge=2000, le=2100, description="last year of that calendar: extend it before it runs out"
+    )
+    month_end_check: ClockTime = Field(
+        description="the daily start of month_end_close; it closes the previous month on the "
+        "first business day and ends at once on every other day"
+    )
+    month_end_deadline: ClockTime = Field(
+        description="the monthly reports are due at this time on the second business day"
+    )
+    month_end_preliminary_lead_minutes: int = Field(
+        ge=5, le=24 * 60, description="this long before the deadline, preliminary estimates"
+    )
+    month_end_poll_minutes: int = Field(
+        ge=1, le=240, description="how often the daily reports are checked while some are missing"
+    )
+    month_end_max_wait_hours: int = Field(
+        ge=1, le=14 * 24, description="after the deadline, how long final figures are waited for"
+    )
+    seasonal_weekday: ScheduleWeekday
+    seasonal_time: ClockTime
+    weather_sensitivity_min: float = Field(
+        gt=0,
+        le=1,
+        description="a category whose products' mean |weather_sensitivity| reaches "
+        "this is weather-sensitive",
+    )
+    change_per_degree: float = Field(
+        gt=0,
+        le=0.2,
+        description="order change per degree Celsius of outlook anomaly, at "
+        "sensitivity 1 (0.03: 3 %)",
+    )
+    max_change: float = Field(gt=0, le=1, description="no adjustment goes beyond +/- this")
+    approval_threshold: float = Field(
+        gt=0, le=1, description="an adjustment beyond +/- this needs a person's approval"
+    )
+    approval_timeout_hours: int = Field(
+        ge=1,
+        le=7 * 24,
+        description="an approval request unanswered this long escalates; a "
+        "second one holds the adjustments",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Planning:
+        if self.calendar_last_year < self.calendar_first_year:
+            raise ValueError(
+                f"calendar_last_year ({self.calendar_last_year}) must not be before "
+                f"calendar_first_year ({self.calendar_first_year})"
+            )
+        if self.calendar_last_year - self.calendar_first_year > 20:
+            raise ValueError("the business calendar may span at most 21 years (it is an env var)")
+        if self.approval_threshold > self.max_change:
+            raise ValueError(
+                f"approval_threshold ({self.approval_threshold:g}) must not be above max_change "
+                f"({self.max_change:g}): no adjustment could ever need approval"
+            )
+        check = self.month_end_check.hour * 60 + self.month_end_check.minute
+        deadline = self.month_end_deadline.hour * 60 + self.month_end_deadline.minute
+        # The check runs on the first business day, the deadline falls on the second (a day or
+        # more later): the preliminary moment must not come before the check.
+        if 24 * 60 + deadline - self.month_end_preliminary_lead_minutes <= check:
+            raise ValueError(
+                f"month_end_preliminary_lead_minutes ({self.month_end_preliminary_lead_minutes}) "
+                f"puts the preliminary estimates before the month_end_check "
+                f"({self.month_end_check:%H:%M}) of the day before the deadline"
+            )
+        return self
 
 
 class Retention(_Frozen):
@@ -247,7 +375,11 @@ class EnvironmentConfig(_Frozen):
     deadlines: Deadlines
     thresholds: Thresholds
     pricing: Pricing
+    sales_quality: SalesQuality
+    cold_chain: ColdChain
+    night: Night
     fraud_stream: FraudStream
+    planning: Planning
     retention: Retention
     alerting: Alerting
 
@@ -264,6 +396,21 @@ class EnvironmentConfig(_Frozen):
                     f"(the night runs {_night_order_text()})"
                 )
             previous = (field, offset)
+        return self
+
+    @model_validator(mode="after")
+    def _cold_chain_consistent(self) -> EnvironmentConfig:
+        if self.cold_chain.critical_celsius <= self.thresholds.cold_chain_max_celsius:
+            raise ValueError(
+                f"cold_chain.critical_celsius = {self.cold_chain.critical_celsius:g} must be "
+                f"above thresholds.cold_chain_max_celsius = "
+                f"{self.thresholds.cold_chain_max_celsius:g}"
+            )
+        if self.region is None:
+            raise ValueError(
+                "region is required: cold_chain.telemetry_region forwards fridge readings to "
+                "the handlers in region, so both must be known at synth"
+            )
         return self
 
     @model_validator(mode="after")

@@ -1,9 +1,12 @@
 """RealtimeStack: the handlers that answer retail events in seconds, and their routing.
 
-Today: match_price, routed from the retail bus by ``CompetitorPriceChanged``, and detect_fraud,
-fed by the POS stream's event source mapping (settings from config), and reorder_inventory, fed
-by the FIFO inventory-updates queue (one message group per store). watch_cold_chain joins them
-once fridge telemetry has a way in (IoT Core is not offered in af-south-1).
+match_price, routed from the retail bus by ``CompetitorPriceChanged``; detect_fraud, fed by the
+POS stream's event source mapping (settings from config); reorder_inventory, fed by the FIFO
+inventory-updates queue (one message group per store); and watch_cold_chain, invoked
+asynchronously with each fridge reading by the TelemetryStack's forwarder (IoT Core is not
+offered in af-south-1, so the topic rule lives in ``cold_chain.telemetry_region``). It has a
+fixed name, ``symphony-<env>-watch-cold-chain``: the forwarder in the other region can name it
+only so (no CloudFormation token crosses regions).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from stacks.components.framework_functions import suppress_framework_function_fi
 from stacks.components.function_rule import FunctionRule
 from stacks.components.handler_kit import HandlerKit
 from stacks.components.monitored_queue import MonitoredQueue
-from stacks.config import FraudStream, Pricing
+from stacks.config import ColdChain, FraudStream, Pricing
 
 
 class RealtimeStack(Stack):
@@ -42,12 +45,17 @@ class RealtimeStack(Stack):
         quarantine_zone: s3.IBucket,
         alarm_topic: sns.ITopic,
         critical_topic: sns.ITopic,
+        important_topic: sns.ITopic,
         informational_topic: sns.ITopic,
+        reports_zone: s3.IBucket,
         pos_stream: kinesis.IStream,
         pricing: Pricing,
         fraud_stream: FraudStream,
         fraud_score_alert: float,
         reorder_safety_factor: float,
+        cold_chain: ColdChain,
+        cold_chain_max_celsius: float,
+        watch_cold_chain_name: str,
         stores_time_zone: str,
         log_days: int,
         removal_policy: RemovalPolicy,
@@ -87,7 +95,7 @@ class RealtimeStack(Stack):
         bus.grant_put_events_to(function)
         quarantine_zone.grant_put(function, "pricing/poison/*")
         self.match_price.explain_data_grants(
-            tables=["Prices", "Reference", "Idempotency"], quarantine_prefix="pricing/poison/*"
+            tables=["Prices", "Reference", "Idempotency"], prefix="pricing/poison/*"
         )
 
         self.price_rule = FunctionRule(
@@ -123,7 +131,77 @@ class RealtimeStack(Stack):
             reorder_safety_factor=reorder_safety_factor,
             removal_policy=removal_policy,
         )
+        self._watch_cold_chain(
+            kit,
+            tables=tables,
+            reports_zone=reports_zone,
+            important_topic=important_topic,
+            critical_topic=critical_topic,
+            alarm_topic=alarm_topic,
+            cold_chain=cold_chain,
+            max_celsius=cold_chain_max_celsius,
+            function_name=watch_cold_chain_name,
+            stores_time_zone=stores_time_zone,
+            removal_policy=removal_policy,
+        )
         suppress_framework_function_findings(self)
+
+    def _watch_cold_chain(
+        self,
+        kit: HandlerKit,
+        *,
+        tables: dict[str, dynamodb.ITableV2],
+        reports_zone: s3.IBucket,
+        important_topic: sns.ITopic,
+        critical_topic: sns.ITopic,
+        alarm_topic: sns.ITopic,
+        cold_chain: ColdChain,
+        max_celsius: float,
+        function_name: str,
+        stores_time_zone: str,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        self.maintenance_tickets = MonitoredQueue(
+            self,
+            "MaintenanceTickets",
+            alarm_topic=alarm_topic,
+            purpose="maintenance tickets for warm fridges the maintenance desk could not take in",
+            visibility_timeout=Duration.minutes(5),
+            retention_period=Duration.days(14),
+            encryption_key=kit.key,
+            removal_policy=removal_policy,
+            fifo=True,
+        )
+        self.watch_cold_chain = kit.function(
+            self,
+            "WatchColdChain",
+            folder="watch_cold_chain",
+            function_name=function_name,
+            description="Every fridge reading: opens, escalates and closes cold-chain excursions; "
+            "alerts the store once, escalates once with one maintenance ticket",
+            environment={
+                "EXCURSIONS_TABLE": tables["cold_chain_excursions"].table_name,
+                "REFERENCE_TABLE": tables["reference"].table_name,
+                "IMPORTANT_TOPIC_ARN": important_topic.topic_arn,
+                "CRITICAL_TOPIC_ARN": critical_topic.topic_arn,
+                "MAINTENANCE_QUEUE_URL": self.maintenance_tickets.queue.queue_url,
+                "COMPLIANCE_BUCKET": reports_zone.bucket_name,
+                "COLD_CHAIN_MAX_CELSIUS": str(max_celsius),
+                "COLD_CHAIN_CRITICAL_CELSIUS": str(cold_chain.critical_celsius),
+                "COLD_CHAIN_ESCALATE_AFTER_MINUTES": str(cold_chain.escalate_after_minutes),
+                "STORES_TIME_ZONE": stores_time_zone,
+            },
+        )
+        function = self.watch_cold_chain.function
+        tables["cold_chain_excursions"].grant_read_write_data(function)
+        tables["reference"].grant_read_data(function)
+        important_topic.grant_publish(function)
+        critical_topic.grant_publish(function)
+        self.maintenance_tickets.queue.grant_send_messages(function)
+        reports_zone.grant_put(function, "cold-chain/*")
+        self.watch_cold_chain.explain_data_grants(
+            tables=["ColdChainExcursions", "Reference"], prefix="cold-chain/*", zone="reports"
+        )
 
     def _reorder_inventory(
         self,
@@ -198,7 +276,7 @@ class RealtimeStack(Stack):
             apply_to_children=True,
         )
         self.reorder_inventory.explain_data_grants(
-            tables=["Inventory", "Reference"], quarantine_prefix="inventory/poison/*"
+            tables=["Inventory", "Reference"], prefix="inventory/poison/*"
         )
 
     def _detect_fraud(
@@ -262,5 +340,5 @@ class RealtimeStack(Stack):
         )
         self.detect_fraud.explain_data_grants(
             tables=["Reference", "FraudBaselines", "FraudAlerts"],
-            quarantine_prefix="fraud/poison/*",
+            prefix="fraud/poison/*",
         )

@@ -10,10 +10,14 @@ from aws_cdk import Environment, RemovalPolicy, Tags
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
+from stacks.analytics_stack import AnalyticsStack
 from stacks.config import EnvironmentConfig
 from stacks.data_stack import DataStack
 from stacks.ingestion_stack import IngestionStack
+from stacks.night_stack import NightStack
+from stacks.planning_stack import PlanningStack
 from stacks.realtime_stack import RealtimeStack
+from stacks.telemetry_stack import TelemetryStack
 
 
 class SymphonyStacks(Construct):
@@ -25,6 +29,7 @@ class SymphonyStacks(Construct):
         )
         Tags.of(self).add("project", "symphony")
         Tags.of(self).add("environment", config.name)
+        watch_cold_chain_name = f"symphony-{config.name}-watch-cold-chain"
 
         self.data = DataStack(
             self,
@@ -43,8 +48,10 @@ class SymphonyStacks(Construct):
             env=environment,
             stack_name=f"{construct_id}-Alerting",
             alerting=config.alerting,
+            environment_name=config.name,
             removal_policy=removal_policy,
-            description=f"Symphony {config.name}: alert topics per tier and their subscribers",
+            description=f"Symphony {config.name}: alert topics per tier and their subscribers, "
+            "the schedule group",
         )
 
         self.ingestion = IngestionStack(
@@ -55,6 +62,8 @@ class SymphonyStacks(Construct):
             reference_zone=self.data.zones["reference"],
             quarantine_zone=self.data.zones["quarantine"],
             reference_table=self.data.tables["reference"],
+            fraud_baselines_table=self.data.tables["fraud_baselines"],
+            inventory_table=self.data.tables["inventory"],
             alarm_topic=self.alerting.alerts.topic("important"),
             log_days=config.retention.log_days,
             removal_policy=removal_policy,
@@ -71,16 +80,105 @@ class SymphonyStacks(Construct):
             quarantine_zone=self.data.zones["quarantine"],
             alarm_topic=self.alerting.alerts.topic("important"),
             critical_topic=self.alerting.alerts.topic("critical"),
+            important_topic=self.alerting.alerts.topic("important"),
             informational_topic=self.alerting.alerts.topic("informational"),
+            reports_zone=self.data.zones["reports"],
             pos_stream=self.data.pos.stream,
             pricing=config.pricing,
             fraud_stream=config.fraud_stream,
             fraud_score_alert=config.thresholds.fraud_score_alert,
             reorder_safety_factor=config.thresholds.reorder_safety_factor,
+            cold_chain=config.cold_chain,
+            cold_chain_max_celsius=config.thresholds.cold_chain_max_celsius,
+            watch_cold_chain_name=watch_cold_chain_name,
             stores_time_zone=config.stores.time_zone,
             log_days=config.retention.log_days,
             removal_policy=removal_policy,
             description=f"Symphony {config.name}: handlers that answer retail events in seconds",
+        )
+
+        self.analytics = AnalyticsStack(
+            self,
+            "Analytics",
+            env=environment,
+            stack_name=f"{construct_id}-Analytics",
+            zones=self.data.zones,
+            lake_key=self.data.key,
+            database=self.data.catalog.database,
+            critical_topic=self.alerting.alerts.topic("critical"),
+            alarm_topic=self.alerting.alerts.topic("important"),
+            expected_stores=config.stores.count,
+            sales_quality=config.sales_quality,
+            stores_time_zone=config.stores.time_zone,
+            customer_integration_at=config.timetable.customer_integration,
+            collection_opens=config.timetable.collection_opens,
+            schedule_group=self.alerting.schedule_group,
+            ruleset_name=f"symphony-{config.name}-curated-sales",
+            log_days=config.retention.log_days,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: Glue jobs of the night, the customer-data "
+            "integration workflow, the curated sales' data-quality ruleset",
+        )
+
+        self.night = NightStack(
+            self,
+            "Night",
+            env=environment,
+            stack_name=f"{construct_id}-Night",
+            environment_name=config.name,
+            zones=self.data.zones,
+            tables=dict(self.data.tables),
+            bus=self.data.bus,
+            jobs={name: etl.job for name, etl in self.analytics.jobs.items()},
+            critical_topic=self.alerting.alerts.topic("critical"),
+            important_topic=self.alerting.alerts.topic("important"),
+            informational_topic=self.alerting.alerts.topic("informational"),
+            schedule_group=self.alerting.schedule_group,
+            stores_time_zone=config.stores.time_zone,
+            timetable=config.timetable,
+            deadlines=config.deadlines,
+            night=config.night,
+            log_days=config.retention.log_days,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: the nightly sales pipeline, its handlers and "
+            "schedules",
+        )
+
+        self.planning = PlanningStack(
+            self,
+            "Planning",
+            env=environment,
+            stack_name=f"{construct_id}-Planning",
+            reports_zone=self.data.zones["reports"],
+            reference_zone=self.data.zones["reference"],
+            inventory_table=self.data.tables["inventory"],
+            reference_table=self.data.tables["reference"],
+            critical_topic=self.alerting.alerts.topic("critical"),
+            important_topic=self.alerting.alerts.topic("important"),
+            informational_topic=self.alerting.alerts.topic("informational"),
+            alarm_topic=self.alerting.alerts.topic("important"),
+            schedule_group=self.alerting.schedule_group,
+            planning=config.planning,
+            stores_time_zone=config.stores.time_zone,
+            log_days=config.retention.log_days,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: month-end close and the weekly seasonal "
+            "inventory adjustment",
+        )
+
+        assert config.region is not None, "EnvironmentConfig requires region with cold_chain"
+        self.telemetry = TelemetryStack(
+            self,
+            "Telemetry",
+            env=Environment(account=config.account, region=config.cold_chain.telemetry_region),
+            stack_name=f"{construct_id}-Telemetry",
+            home_region=config.region,
+            watch_cold_chain_name=watch_cold_chain_name,
+            alerting=config.alerting,
+            log_days=config.retention.log_days,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: fridge telemetry in through IoT Core "
+            f"({config.cold_chain.telemetry_region}), forwarded to {config.region}",
         )
 
 

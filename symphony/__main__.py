@@ -1,5 +1,6 @@
 """``python -m symphony``: the operator's commands. ``generate`` writes one synthetic business day
-of the whole chain; ``schemas`` writes (or checks) the Spark schemas derived from the contracts."""
+of the whole chain; ``schemas`` writes (or checks) the Spark schemas derived from the contracts;
+``backfill`` starts the nightly pipeline for a range of business dates."""
 
 from __future__ import annotations
 
@@ -156,7 +157,74 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument(
         "--check", action="store_true", help="exit 1 if a file is missing or out of date"
     )
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="start the nightly sales pipeline for each business date of a range",
+        description="Start the state machine symphony-<env>-nightly-sales once per business "
+        'date from --from to --to (inclusive, ascending) with the input {"business_date": D}, '
+        "idempotently: a date whose night is final is skipped unless --force, a date with a "
+        "RUNNING execution is always skipped.",
+        epilog=BACKFILL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backfill.add_argument(
+        "--from",
+        dest="first",
+        required=True,
+        metavar="DATE",
+        help="first business date, YYYY-MM-DD",
+    )
+    backfill.add_argument(
+        "--to",
+        dest="last",
+        required=True,
+        metavar="DATE",
+        help="last business date, YYYY-MM-DD (at most 366 dates from --from)",
+    )
+    backfill.add_argument(
+        "--stores",
+        metavar="ZA-0001,...",
+        help='only these stores: passed as "stores" in the input. The pipeline ignores it for '
+        "now and runs every store of the night",
+    )
+    backfill.add_argument(
+        "--force", action="store_true", help="start a date even if its night is already final"
+    )
+    backfill.add_argument(
+        "--env",
+        default="dev",
+        help="environment (a file of stacks/environments; default dev)",
+    )
+    backfill.add_argument(
+        "--region", help="AWS region (default: the environment's region, else AWS's default)"
+    )
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="show what would be started; start nothing"
+    )
     return parser
+
+
+BACKFILL_EPILOG = """\
+for each date D, in order:
+  skipped  if an execution for D is RUNNING (a backfill's, or the 02:00 schedule's)
+  skipped  if the night's item of D in the submissions table (the Data stack
+           Symphony-<env>-Data, table SubmissionsTable*) has status final, unless --force
+  started  otherwise, as execution backfill-D-<n> (n: one more than D's earlier attempts),
+           input {"business_date": D} (plus "stores" with --stores)
+
+The same command again never starts a final or running night: it starts only the dates whose
+night ended preliminary or failed (or never ran), each as a new attempt; two runs at once
+cannot start the same execution name twice. The executions are started one after the other
+without waiting; the pipeline's Glue steps retry on concurrency limits.
+
+exit status: 0 done (including all skipped); 1 AWS refused a call (what was started stays
+started: run the same command again); 2 bad arguments (--from/--to/--stores/--env).
+needs: cloudformation:ListStackResources on the Data stack; states:ListStateMachines,
+ListExecutions, DescribeExecution, StartExecution; dynamodb:BatchGetItem on the table.
+
+example: python -m symphony backfill --from 2026-11-23 --to 2026-11-29 --env dev --dry-run
+"""
 
 
 def _progress_reporter(
@@ -220,7 +288,7 @@ def _print_summary(out: Path, summary: dict[str, Any], seconds: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(soft_wrap=True)  # paths stay whole, to copy
     console.print(
         f"[bold]Generated {summary['business_date']}[/] (seed {summary['seed']}) into {out} "
         f"in {seconds:.1f} s"
@@ -277,10 +345,42 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from symphony.backfill import (
+        AwsBackfill,
+        AwsProblem,
+        BackfillError,
+        load_environment,
+        parse_request,
+        run,
+    )
+
+    prefix = "python -m symphony backfill"
+    try:
+        request = parse_request(
+            first=args.first,
+            last=args.last,
+            stores=args.stores,
+            force=args.force,
+            dry_run=args.dry_run,
+        )
+        environment = load_environment(args.env)
+    except BackfillError as error:
+        print(f"{prefix}: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return run(request, AwsBackfill.connect(environment, args.region), sys.stdout)
+    except AwsProblem as error:
+        print(f"{prefix}: error: {error}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "backfill":
+        return _backfill(args)
     return _schemas(args)
 
 

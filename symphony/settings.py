@@ -4,11 +4,12 @@ missing variable named (standard library and pydantic only: this reaches Lambda 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:  # pydantic is imported on first use: a handler without models skips it
+    from pydantic import BaseModel
 
-SettingsT = TypeVar("SettingsT", bound=BaseModel)
+SettingsT = TypeVar("SettingsT", bound="BaseModel")
 
 
 class InvalidSettings(ValueError):
@@ -20,6 +21,8 @@ def load_settings(
 ) -> SettingsT:
     """``model`` (fields aliased to the variable names) from ``environment``, or
     :class:`InvalidSettings`: ``<function> settings: NAME: missing; OTHER='x': why``."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(dict(environment))
     except ValidationError as error:

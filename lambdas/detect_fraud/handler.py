@@ -8,23 +8,18 @@ tumbling window: the per-card history comes back in ``state``.
 A hand-written partial-batch loop (not Powertools' BatchProcessor) keeps the hot path to a
 decode, a structural check and the rules; nothing is logged per record, one summary per batch.
 
-Tracing: the Lambda service traces every invocation (active tracing); the X-Ray SDK is only
-needed for the AWS calls, which happen on the first batch of a container (reference data) and for
-batches that raise alerts or quarantine records. So Powertools' Tracer is made on first use and
-wraps those calls in one subsegment each (botocore patched: one subsegment per call inside). It
-is not made at import, so ``tracer.capture_lambda_handler`` is not used: creating the Tracer
-imports the X-Ray SDK (~20 ms more import after boto3, measured), which the cold import and the
-clean batches never pay. ``POWERTOOLS_TRACE_DISABLED=true`` skips it altogether (the SDK is not
-even imported).
+Tracing (``symphony.tracing``): the Lambda service traces every invocation (active tracing); the
+X-Ray SDK is only needed for the AWS calls, which happen on the first batch of a container
+(reference data) and for batches that raise alerts or quarantine records. So only those sections
+are traced, each in one subsegment, with the Tracer made on first use: the cold import and the
+clean batches never pay for the SDK.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import adapters
 from aws_lambda_powertools import Logger, Metrics
@@ -47,8 +42,7 @@ from logic import (
 )
 from models import load_settings
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
+from symphony.tracing import LazyTracer
 
 logger = Logger()
 metrics = Metrics()
@@ -57,40 +51,14 @@ rules = Rules(alert_score=settings.fraud_score_alert)
 history = CardHistory(rules, owner=os.urandom(8).hex())
 _reference: Reference | None = None
 _detector: Detector | None = None
-_tracer: Tracer | None = None
-_TRUTHY = frozenset(("1", "y", "yes", "t", "true", "on"))  # as Powertools reads its variables
-_tracing = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in _TRUTHY
-
-
-def tracer() -> Tracer | None:
-    """Powertools' Tracer, made on first use (see the module docstring); ``None`` when
-    ``POWERTOOLS_TRACE_DISABLED`` is set, or when it could not be made (tracing is never a
-    reason to fail a batch)."""
-    global _tracer, _tracing
-    if _tracer is None and _tracing:
-        try:
-            from aws_lambda_powertools import Tracer
-
-            _tracer = Tracer(patch_modules=("botocore",))
-        except Exception as error:
-            _tracing = False
-            logger.warning("tracing disabled: no tracer", extra={"error": repr(error)})
-    return _tracer
-
-
-@contextmanager
-def traced(name: str) -> Iterator[None]:
-    """A subsegment around AWS calls (nothing when tracing is disabled)."""
-    active = tracer()
-    with active.provider.in_subsegment(name) if active is not None else nullcontext():
-        yield
+tracing = LazyTracer()
 
 
 def reference() -> Reference:
     """Stores, product categories and baselines: loaded on first use, kept for the container."""
     global _reference
     if _reference is None:
-        with traced("## load_reference"):
+        with tracing.traced("## load_reference"):
             _reference = _load_reference()
     return _reference
 
@@ -207,7 +175,7 @@ def _raise_alerts(result: Triage, reference: Reference, failures: list[str]) -> 
     if not result.flagged:
         return raised, duplicates
     stores = reference.stores
-    with traced("## raise_alerts"):
+    with tracing.traced("## raise_alerts"):
         for flagged in result.flagged:
             store = stores.get(flagged.verdict.store_id)
             try:
@@ -235,7 +203,7 @@ def _quarantine(result: Triage) -> list[str]:
         return []
     key = quarantine_key(result.poison, result.shard_id, datetime.now(UTC))
     try:
-        with traced("## quarantine"):
+        with tracing.traced("## quarantine"):
             adapters.quarantine(
                 settings.quarantine_bucket, key, quarantine_rows(result.poison, result.shard_id)
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -25,9 +25,11 @@ def read_lines(bucket: str, key: str) -> Iterator[bytes]:
     yield from body.iter_lines()
 
 
-def write_items(table_name: str, items: Iterable[dict[str, Any]]) -> int:
+def write_items(table_name: str, items: Iterable[dict[str, Any]], key_names: Sequence[str]) -> int:
+    """Put every item (batched, an item replacing the one of the same key); the count written."""
     written = 0
-    with dynamodb().Table(table_name).batch_writer(overwrite_by_pkeys=["kind", "id"]) as batch:
+    table = dynamodb().Table(table_name)
+    with table.batch_writer(overwrite_by_pkeys=list(key_names)) as batch:
         for item in items:
             batch.put_item(Item=item)
             written += 1

@@ -1,6 +1,7 @@
-"""load_reference: a store or product master file lands in the reference zone; its records go
-to the reference table, and every line that fails its contract goes to quarantine with the
-reason. Triggered by EventBridge (S3 Object Created on the reference bucket)."""
+"""load_reference: a master file lands in the reference zone (stores, products, fraud baselines,
+demand statistics: logic.py); its records go to their table, and every line that fails its
+contract goes to quarantine with the reason. Triggered by EventBridge (S3 Object Created on the
+reference bucket)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,26 @@ import adapters
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from logic import plan_load, quarantine_key
+from logic import master_of, plan_load, quarantine_key
 from models import ObjectCreatedEvent, Settings
+
+from symphony.tracing import LazyTracer
 
 logger = Logger()
 metrics = Metrics()
+tracing = LazyTracer()
 settings = Settings.model_validate(os.environ)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     created = ObjectCreatedEvent.model_validate(event)
     bucket, key = created.detail.bucket.name, created.detail.object.key
+    table = settings.table_name(master_of(key).table)
     plan = plan_load(key, adapters.read_lines(bucket, key))
-    written = adapters.write_items(settings.reference_table, plan.items)
+    written = adapters.write_items(table, plan.items, plan.key_names)
     if plan.rejected:
         adapters.quarantine(settings.quarantine_bucket, quarantine_key(key), plan.rejected)
     metrics.add_dimension(name="kind", value=plan.kind)

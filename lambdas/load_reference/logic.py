@@ -1,20 +1,107 @@
 """Pure logic of load_reference: which master a file holds, and its lines as table items.
 
 No AWS and no clock here: the handler passes the lines in and writes what comes out.
+
+The reference zone's top-level folder names the master (``<folder>/<name>.jsonl``):
+
+========================  ================  ===================  =======================
+folder                    contract          table                item key
+========================  ================  ===================  =======================
+``stores/``               Store             reference            kind ``store``, id
+``products/``             Product           reference            kind ``product``, id
+``fraud_baselines/``      FraudBaseline     fraud_baselines      store_id, category
+``demand/``               DemandStatistic   inventory            store_id, ``demand#<sku>``
+========================  ================  ===================  =======================
+
+The reference table keeps each record as its JSON (``record``); the fraud baselines and the
+demand statistics are written as the items detect_fraud (``baselines_from_items``) and
+reorder_inventory (``demand_from_item``) read, numbers as ``Decimal``. Every item also names the
+file and line it came from. An item is a function of its line and the file's key only, so
+loading the same file again writes the same items: nothing changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final, Literal
 
-from symphony.contracts import ContractViolation, decode
+from symphony.baselines import DemandStatistic, FraudBaseline
+from symphony.contracts import Contract, ContractViolation, decode
 from symphony.reference import Product, Store
 
-MASTERS: dict[str, type[Store] | type[Product]] = {"stores": Store, "products": Product}
-"""Top-level folder of the reference zone -> the contract of its lines."""
-KINDS = {"stores": "store", "products": "product"}
+Table = Literal["reference", "fraud_baselines", "inventory"]
+"""The table a master is loaded into (the handler knows each one's name)."""
+DEMAND_PREFIX: Final = "demand#"
+"""Sort key prefix of reorder_inventory's demand items in the inventory table."""
+
+
+@dataclass(frozen=True)
+class Master:
+    """One kind of master file: its contract, where it goes and how a record becomes an item."""
+
+    kind: str
+    contract: type[Contract]
+    table: Table
+    key_names: tuple[str, str]
+    """The table's partition and sort key attributes."""
+    item_of: Callable[[Any], dict[str, Any]]
+    """The record's item, without its source (``source_key``, ``source_line``)."""
+
+
+def _reference_item(kind: str, id_field: str) -> Callable[[Any], dict[str, Any]]:
+    def item_of(record: Any) -> dict[str, Any]:
+        return {"kind": kind, "id": getattr(record, id_field), "record": record.model_dump_json()}
+
+    return item_of
+
+
+def _number(value: float) -> Decimal:
+    """A float as DynamoDB takes it: the Decimal of its shortest repr (``12.5``, not the binary
+    expansion), so the table holds the figure the file says."""
+    return Decimal(repr(value))
+
+
+def _fraud_baseline_item(record: FraudBaseline) -> dict[str, Any]:
+    return {
+        "store_id": record.store_id,
+        "category": record.category,
+        "mean_cents": _number(record.mean_cents),
+        "std_cents": _number(record.std_cents),
+        "count": record.count,
+        "through_date": record.through_date.isoformat(),
+    }
+
+
+def _demand_item(record: DemandStatistic) -> dict[str, Any]:
+    return {
+        "store_id": record.store_id,
+        "sku": f"{DEMAND_PREFIX}{record.sku}",
+        "mean_daily_units": _number(record.mean_daily_units),
+        "stdev_daily_units": _number(record.stdev_daily_units),
+        "days": record.days,
+        "through_date": record.through_date.isoformat(),
+    }
+
+
+MASTERS: Final[dict[str, Master]] = {
+    "stores": Master(
+        "store", Store, "reference", ("kind", "id"), _reference_item("store", "store_id")
+    ),
+    "products": Master(
+        "product", Product, "reference", ("kind", "id"), _reference_item("product", "sku")
+    ),
+    "fraud_baselines": Master(
+        "fraud_baseline",
+        FraudBaseline,
+        "fraud_baselines",
+        ("store_id", "category"),
+        _fraud_baseline_item,
+    ),
+    "demand": Master("demand", DemandStatistic, "inventory", ("store_id", "sku"), _demand_item),
+}
+"""Top-level folder of the reference zone -> what its files hold."""
 
 
 class NotAReferenceFile(ValueError):
@@ -26,50 +113,53 @@ class LoadPlan:
     """What one reference file turns into: items to write and lines to quarantine."""
 
     kind: str
+    table: Table
+    key_names: tuple[str, str]
     items: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
-def master_of(key: str) -> str:
-    """``stores/2026-11-27.jsonl`` -> ``stores``; anything else is refused with the reason."""
+def master_of(key: str) -> Master:
+    """``stores/2026-11-27.jsonl`` -> the stores master; anything else is refused with the
+    reason."""
     folder, _, name = key.partition("/")
     if folder not in MASTERS or not name.endswith(".jsonl") or "/" in name:
         raise NotAReferenceFile(
             f"object key {key!r} is not a reference master: expected "
-            f"{' or '.join(f'{m}/<name>.jsonl' for m in MASTERS)}"
+            f"{' or '.join(f'{folder}/<name>.jsonl' for folder in MASTERS)}"
         )
-    return folder
+    return MASTERS[folder]
 
 
 def plan_load(key: str, lines: Iterable[bytes]) -> LoadPlan:
-    """Decode every line of the master file at ``key``; a bad line is kept with its reason."""
+    """Decode every line of the master file at ``key``; a bad line is kept with its reason, and
+    so is a line whose item key an earlier line of the file already had."""
     master = master_of(key)
-    contract = MASTERS[master]
-    plan = LoadPlan(kind=KINDS[master])
-    seen: dict[str, int] = {}
+    plan = LoadPlan(kind=master.kind, table=master.table, key_names=master.key_names)
+    seen: dict[tuple[Any, ...], int] = {}
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            record = decode(contract, raw)
+            record = decode(master.contract, raw)
         except ContractViolation as violation:
             plan.rejected.append(_rejection(key, number, violation.reason, raw))
             continue
-        record_id = record.store_id if isinstance(record, Store) else record.sku
-        if record_id in seen:
-            reason = f"duplicate id {record_id!r}: first on line {seen[record_id]}"
+        item = master.item_of(record)
+        item_key = tuple(item[name] for name in master.key_names)
+        if item_key in seen:
+            named = (
+                f"id {item_key[1]!r}"
+                if master.table == "reference"
+                else f"({', '.join(master.key_names)}) {item_key!r}"
+            )
+            reason = f"duplicate {named}: first on line {seen[item_key]}"
             plan.rejected.append(_rejection(key, number, reason, raw))
             continue
-        seen[record_id] = number
-        plan.items.append(
-            {
-                "kind": plan.kind,
-                "id": record_id,
-                "record": record.model_dump_json(),
-                "source_key": key,
-                "source_line": number,
-            }
-        )
+        seen[item_key] = number
+        item["source_key"] = key
+        item["source_line"] = number
+        plan.items.append(item)
     return plan
 
 

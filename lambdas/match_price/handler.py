@@ -37,12 +37,14 @@ from symphony.contracts import (
     to_put_events_entry,
 )
 from symphony.reference import Product
+from symphony.tracing import LazyTracer
 
 WRITE_ATTEMPTS: Final = 5
 """Re-reads and re-decisions after a lost conditional write before the event is retried."""
 
 logger = Logger()
 metrics = Metrics()
+tracing = LazyTracer()
 settings = load_settings(os.environ)
 supplier: adapters.SupplierApi = adapters.HttpSupplierApi(
     settings.supplier_api_url, settings.supplier_timeout_seconds
@@ -64,6 +66,7 @@ class ConcurrentUpdates(RuntimeError):
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = clock()
     try:

@@ -40,12 +40,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import PurchaseOrder, load_settings
 
 from symphony.contracts import ContractViolation, InventoryUpdate, decode
+from symphony.tracing import LazyTracer
 
 WRITE_ATTEMPTS: Final = 3
 """Re-reads and re-decisions after a lost conditional write before the message is retried."""
 
 logger = Logger()
 metrics = Metrics()
+tracing = LazyTracer()
 settings = load_settings(os.environ)
 reference = adapters.ReferenceCache(settings.reference_table, settings.reference_cache_seconds)
 
@@ -198,6 +200,7 @@ def _quarantine(message: logic.Message, reason: str, now: datetime) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def out_of_time() -> bool:
         return bool(context.get_remaining_time_in_millis() < settings.stop_before_timeout_ms)

@@ -40,6 +40,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import PoisonReading, load_settings, reading_of
 
+from symphony.tracing import LazyTracer
+
 WRITE_ATTEMPTS: Final = 5
 """Re-reads and re-decisions after a lost conditional write before the event is retried."""
 ORPHAN_AFTER_SECONDS: Final = 300.0
@@ -50,6 +52,7 @@ UNKNOWN_REGION: Final = "unknown"
 
 logger = Logger()
 metrics = Metrics()
+tracing = LazyTracer()
 settings = load_settings(os.environ)
 thresholds = settings.thresholds
 regions = adapters.StoreRegions(settings.reference_table)
@@ -81,6 +84,7 @@ class ConcurrentReadings(RuntimeError):
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         reading = reading_of(event)

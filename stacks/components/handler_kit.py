@@ -53,7 +53,10 @@ class HandlerKit(Construct):
         environment: Mapping[str, str],
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 256,
+        function_name: str | None = None,
     ) -> PythonFunction:
+        """``function_name`` only where another region must name the function (no token can
+        cross regions); CloudFormation names it otherwise."""
         return PythonFunction(
             scope,
             construct_id,
@@ -66,5 +69,6 @@ class HandlerKit(Construct):
             environment=environment,
             timeout=timeout,
             memory_size=memory_size,
+            function_name=function_name,
             removal_policy=self._removal_policy,
         )

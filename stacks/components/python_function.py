@@ -56,6 +56,7 @@ class PythonFunction(Construct):
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 256,
         reserved_concurrency: int | None = None,
+        function_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         lambdas_dir: Path = LAMBDAS_DIR,
     ) -> None:
@@ -95,6 +96,7 @@ class PythonFunction(Construct):
             self,
             "Function",
             description=description,
+            function_name=function_name,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler="handler.lambda_handler",
@@ -142,20 +144,34 @@ class PythonFunction(Construct):
             apply_to_children=True,
         )
 
-    def explain_data_grants(self, *, tables: Sequence[str], quarantine_prefix: str) -> None:
+    def explain_data_grants(
+        self,
+        *,
+        tables: Sequence[str],
+        prefix: str,
+        zone: str = "quarantine",
+        also: Sequence[tuple[str, str]] = (),
+    ) -> None:
         """The wildcards that ``grant_read_data``/``grant_write_data`` on ``tables`` (their
-        construct names, e.g. ``FraudAlerts``) and ``grant_put`` on the quarantine zone under
-        ``quarantine_prefix`` (e.g. ``fraud/poison/*``) write, explained once."""
-        prefix = quarantine_prefix.replace("/", "\\/").replace("*", "\\*")
+        construct names, e.g. ``FraudAlerts``) and ``grant_put``/``grant_read``/
+        ``grant_read_write``/``grant_delete`` on the ``zone`` bucket (a DataStack zone:
+        ``quarantine``, ``reports`` ...) under ``prefix`` (e.g. ``fraud/poison/*``) write,
+        explained once; ``also`` names more (zone, prefix) pairs granted the same way."""
+        objects = [(zone, prefix), *also]
+        resources = [
+            RegexAppliesTo(
+                regex=f"/^Resource::<{place.capitalize()}ZoneBucket[0-9A-F]+\\.Arn>\\/"
+                f"{_regex_path(path)}$/"
+            )
+            for place, path in objects
+        ]
+        places = ", ".join(f"the {place} zone's {path}" for place, path in objects)
         self.explain_grant_wildcards(
-            f"Written by the data grants: the S3 action families on the quarantine zone's "
-            f"{quarantine_prefix} only, and the index ARNs of the named tables "
-            f"({', '.join(tables)}).",
+            f"Written by the data grants: the S3 action families (read, write, delete) on "
+            f"{places} only, and the index ARNs of the named tables ({', '.join(tables)}).",
             [
-                "Action::s3:Abort*",
-                RegexAppliesTo(
-                    regex=f"/^Resource::<QuarantineZoneBucket[0-9A-F]+\\.Arn>\\/{prefix}$/"
-                ),
+                *_S3_GRANT_FAMILIES,
+                *resources,
                 RegexAppliesTo(
                     regex=f"/^Resource::<({'|'.join(tables)})Table[0-9A-F]+\\.Arn>\\/index\\/\\*$/"
                 ),
@@ -204,6 +220,21 @@ class PythonFunction(Construct):
             },
         )
 
+
+def _regex_path(path: str) -> str:
+    """An S3 prefix pattern (``fraud/poison/*``) as it appears escaped in a nag regex."""
+    return path.replace("/", "\\/").replace("*", "\\*")
+
+
+_S3_GRANT_FAMILIES = (
+    "Action::s3:Abort*",
+    "Action::s3:GetObject*",
+    "Action::s3:GetBucket*",
+    "Action::s3:List*",
+    "Action::s3:DeleteObject*",
+)
+"""The action families CDK's bucket grants write (``grant_put``/``read``/``read_write``/
+``delete``)."""
 
 _ON_FAILURE_DESTINATION = (
     "Failed asynchronous invocations go to an on-failure destination, an alarmed SQS queue, "

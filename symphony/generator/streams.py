@@ -3,6 +3,7 @@ export and the trend history. Each returns JSON Lines bytes in time (or key) ord
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -25,6 +26,12 @@ COMPETITOR_CHANGES_EACH: Final = 150
 CUSTOMERS_PER_STORE: Final = 20
 WEEKDAY_FACTOR: Final = (0.90, 0.92, 0.95, 1.00, 1.15, 1.25, 0.85)
 YEAR_ON_YEAR_GROWTH: Final = 1.06
+RECENT_DAYS: Final = 7
+"""The trend history's recent days (before the business date): the demand statistics' window."""
+
+CategoryUnits = dict[str, dict[str, list[int]]]
+"""store_id -> category -> units sold on each of the recent days (oldest first; 0 when closed),
+as the trend history's rows say."""
 
 FIRST_NAMES: Final = (
     "Thabo", "Lerato", "Sipho", "Naledi", "Johan", "Annelie", "Pieter", "Zanele", "Ayanda",
@@ -113,13 +120,16 @@ def fridge_readings(
 
 def inventory_updates(
     stores: list[StoreSpec], products: list[ProductSpec], day: date, rng: random.Random
-) -> tuple[bytes, int]:
-    """A dozen products' counts per trading store at opening, at 14:00 and at closing."""
+) -> tuple[bytes, int, list[tuple[StoreSpec, ProductSpec]]]:
+    """A dozen products' counts per trading store at opening, at 14:00 and at closing. Returns
+    the bytes, the count and the (store, product) pairs counted, in store then SKU order."""
     entries: list[tuple[int, str, str, bytes]] = []
+    counted: list[tuple[StoreSpec, ProductSpec]] = []
     for store in stores:
         chosen = rng.sample(products, INVENTORY_SKUS_PER_STORE)
         moments = (store.open_minute * 60, 14 * 3600, store.close_minute * 60)
         for product in sorted(chosen, key=lambda spec: spec.sku):
+            counted.append((store, product))
             level = rng.randint(24, 240)
             for second in moments:
                 record = {
@@ -138,7 +148,7 @@ def inventory_updates(
                 )
                 level = max(0, level - rng.randint(0, max(1, level // 3)))
     entries.sort(key=lambda entry: entry[:3])
-    return b"".join(entry[3] for entry in entries), len(entries)
+    return b"".join(entry[3] for entry in entries), len(entries), counted
 
 
 def competitor_prices(
@@ -201,8 +211,13 @@ def customers(stores: list[StoreSpec], day: date, rng: random.Random) -> tuple[b
 
 def history_dates(day: date) -> list[date]:
     """The 7 days before ``day`` and the same weekdays 364 days earlier, oldest first."""
-    recent = [day - timedelta(days=offset) for offset in range(7, 0, -1)]
+    recent = recent_dates(day)
     return [moment - timedelta(days=364) for moment in recent] + recent
+
+
+def recent_dates(day: date) -> list[date]:
+    """The :data:`RECENT_DAYS` days before ``day``, oldest first."""
+    return [day - timedelta(days=offset) for offset in range(RECENT_DAYS, 0, -1)]
 
 
 def _category_profile(products: list[ProductSpec]) -> Iterator[tuple[str, float, float]]:
@@ -231,17 +246,24 @@ def daily_sales_history(
     day: date,
     rng: random.Random,
     mean_basket: float,
-) -> tuple[bytes, int, list[date]]:
+) -> tuple[bytes, int, list[date], CategoryUnits]:
     """Per store, category and date of :func:`history_dates`: revenue, transactions (baskets that
-    held the category) and units. Stores closed on a weekday have no row for it."""
+    held the category) and units. Stores closed on a weekday have no row for it. Returns the
+    bytes, the row count, the dates and the units of the rows of the 7 days before ``day``."""
     dates = history_dates(day)
+    recent_from = day - timedelta(days=RECENT_DAYS)
+    recent: CategoryUnits = {}
     profile = list(_category_profile(products))
+    categories = [category for category, _, _ in profile]
     weekday_names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
     gauss, dumps = rng.gauss, orjson.dumps
     written = bytearray()
     count = 0
     for store in stores:
         typical = transactions_per_store[store.store_id]
+        store_recent = recent[store.store_id] = {
+            category: [0] * RECENT_DAYS for category in categories
+        }
         for moment in dates:
             if weekday_names[moment.weekday()] in store.closed_days:
                 continue
@@ -252,15 +274,60 @@ def daily_sales_history(
             for category, share, line_value in profile:
                 lines = level * mean_basket * share * max(0.5, gauss(1.0, 0.08))
                 baskets = min(level, lines / (1.0 + share * mean_basket * 0.5))
-                units = lines * 1.45
+                units = round(lines * 1.45)
                 record = {
                     "store_id": store.store_id,
                     "category": category,
                     "business_date": iso,
                     "revenue_cents": int(lines * line_value),
                     "transactions": round(baskets),
-                    "units": round(units),
+                    "units": units,
                 }
                 written += dumps(record, option=DUMP_OPTIONS)
                 count += 1
-    return bytes(written), count, dates
+                if moment >= recent_from:
+                    store_recent[category][(moment - recent_from).days] = units
+    return bytes(written), count, dates, recent
+
+
+def sku_daily_units(
+    pairs: list[tuple[StoreSpec, ProductSpec]],
+    products: list[ProductSpec],
+    category_units: CategoryUnits,
+    dates: list[date],
+    rng: random.Random,
+) -> dict[tuple[str, str], dict[date, int]]:
+    """Units of each (store, product) of ``pairs`` sold on each of ``dates`` (the trend history's
+    recent days, oldest first): the history keeps category totals only, so a product's day is
+    its category's units that day at that store (``category_units``; 0 on a day the store was
+    closed) times the product's share of the category's sales (its popularity: every product has
+    the same quantity mix), drawn as a Poisson count around that. Days with no sale are left
+    out (they count as 0)."""
+    popularity: dict[str, float] = {}
+    for product in products:
+        popularity[product.category] = popularity.get(product.category, 0.0) + product.popularity
+    units: dict[tuple[str, str], dict[date, int]] = {}
+    for store, product in pairs:
+        share = product.popularity / popularity[product.category]
+        by_day: dict[date, int] = {}
+        for moment, category_sold in zip(
+            dates, category_units[store.store_id][product.category], strict=True
+        ):
+            sold = _poisson(category_sold * share, rng)
+            if sold:
+                by_day[moment] = sold
+        units[store.store_id, product.sku] = by_day
+    return units
+
+
+def _poisson(mean: float, rng: random.Random) -> int:
+    """A Poisson draw (Knuth's method; a rounded normal above a mean of 30)."""
+    if mean <= 0.0:
+        return 0
+    if mean > 30.0:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    floor, product, count = math.exp(-mean), rng.random(), 0
+    while product > floor:
+        product *= rng.random()
+        count += 1
+    return count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -9,6 +10,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 
 from stacks.components.alert_topics import AlertTopics
+from stacks.components.asl_state_machine import AslStateMachine
+from stacks.components.local_schedules import LocalSchedules, schedule_group
 from stacks.components.monitored_queue import MonitoredQueue
 from stacks.components.python_function import ARCHITECTURE, RUNTIME, PythonFunction
 from stacks.components.shared_code import SharedCode
@@ -17,6 +20,7 @@ from stacks.config import Subscriber
 from stacks.security_gate import add_security_checks
 
 FIXTURE_LAMBDAS = Path(__file__).resolve().parent / "fixtures" / "lambdas"
+FIXTURE_STATEMACHINES = Path(__file__).resolve().parent / "fixtures" / "statemachines"
 HARNESS_STACK = "Symphony-harness-Components"
 
 
@@ -62,6 +66,56 @@ class ComponentHarnessStack(cdk.Stack):
             visibility_timeout=Duration.minutes(3),
             max_receive_count=3,
             encryption_key=self.key,
+        )
+        self.flow = AslStateMachine(
+            self,
+            "HarnessFlow",
+            name="harness_flow",
+            substitutions={"EchoArn": self.echo.function.function_arn},
+            alarm_topic=important,
+            encryption_key=self.key,
+            log_retention=logs.RetentionDays.TWO_WEEKS,
+            timeout=Duration.hours(1),
+            removal_policy=RemovalPolicy.DESTROY,
+            directory=FIXTURE_STATEMACHINES,
+        )
+        self.echo.function.grant_invoke(self.flow.state_machine)
+        self.schedules = LocalSchedules(
+            self,
+            "Schedules",
+            group=schedule_group(
+                self,
+                "ScheduleGroup",
+                environment_name="harness",
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
+            time_zone="Africa/Johannesburg",
+            alarm_topic=important,
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.schedules.start_execution(
+            "NightlyFlow",
+            self.flow.state_machine,
+            at=time(2, 0),
+            description="Starts the harness flow",
+            payload={"kind": "nightly"},
+        )
+        self.schedules.invoke(
+            "WeeklyEcho",
+            self.echo.function,
+            at=time(5, 30),
+            weekdays=("MON",),
+            description="Invokes the echo function",
+        )
+        self.schedules.call(
+            "StartSomething",
+            service="glue",
+            action="startWorkflowRun",
+            resource_arn=f"arn:aws:glue:{self.region}:{self.account}:workflow/harness",
+            request={"Name": "harness", "RunProperties": {"at": LocalSchedules.scheduled_time}},
+            at=time(1, 0),
+            description="Starts a Glue workflow",
         )
 
 

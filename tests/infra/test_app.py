@@ -22,7 +22,16 @@ def test_stacks_are_named_for_their_environment(
     for app, name in ((dev_app, "dev"), (prod_app, "prod")):
         assert sorted(app.templates) == [
             f"Symphony-{name}-{concern}"
-            for concern in ("Alerting", "Data", "Ingestion", "Realtime")
+            for concern in (
+                "Alerting",
+                "Analytics",
+                "Data",
+                "Ingestion",
+                "Night",
+                "Planning",
+                "Realtime",
+                "Telemetry",
+            )
         ]
 
 
@@ -31,7 +40,9 @@ def test_stacks_are_environment_agnostic_when_no_account_is_configured(
 ) -> None:
     for stack in dev_app.assembly.stacks_recursively:
         assert stack.environment.account == "unknown-account"
-        assert stack.environment.region == "af-south-1"
+        # Only the fridge telemetry lives elsewhere: IoT Core is not offered in af-south-1.
+        expected = "eu-west-1" if stack.stack_name.endswith("-Telemetry") else "af-south-1"
+        assert stack.environment.region == expected, stack.stack_name
 
 
 @pytest.mark.parametrize(("environment", "policy"), [("dev", "Delete"), ("prod", "Retain")])
@@ -111,3 +122,32 @@ def test_resources_are_tagged_with_project_and_environment(prod_app: Synthesized
             )
         },
     )
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_each_environment_has_one_schedule_group_that_its_schedules_join(
+    request: pytest.FixtureRequest, environment: str
+) -> None:
+    app: Synthesized = request.getfixturevalue(f"{environment}_app")
+    groups = {
+        name: [
+            resource["Properties"]["Name"]
+            for resource in template["Resources"].values()
+            if resource["Type"] == "AWS::Scheduler::ScheduleGroup"
+        ]
+        for name, template in app.templates.items()
+    }
+    assert {name: found for name, found in groups.items() if found} == {
+        f"Symphony-{environment}-Alerting": [f"symphony-{environment}"]
+    }
+    scheduled = 0
+    for name, template in app.templates.items():
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::Scheduler::Schedule":
+                continue
+            scheduled += 1
+            assert resource["Properties"]["GroupName"] == f"symphony-{environment}", name
+            stack = app.assembly.get_stack_by_name(name)
+            alerting = app.assembly.get_stack_by_name(f"Symphony-{environment}-Alerting")
+            assert alerting.id in {d.id for d in stack.dependencies}
+    assert scheduled >= 1

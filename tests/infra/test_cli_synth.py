@@ -56,7 +56,17 @@ def test_cdk_synth_succeeds_offline_with_validation_on(tmp_path: Path) -> None:
         if artifact["type"] == "aws:cloudformation:stack"
     )
     assert stacks == [
-        f"Symphony-prod-{concern}" for concern in ("Alerting", "Data", "Ingestion", "Realtime")
+        f"Symphony-prod-{concern}"
+        for concern in (
+            "Alerting",
+            "Analytics",
+            "Data",
+            "Ingestion",
+            "Night",
+            "Planning",
+            "Realtime",
+            "Telemetry",
+        )
     ]
     reports = {path.name for path in tmp_path.glob("*NagReport.csv")}
     assert reports == {

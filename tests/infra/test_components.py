@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -85,13 +86,32 @@ def test_function_asset_is_its_own_folder_only(components: Synthesized) -> None:
     assert [sorted(p.name for p in path.iterdir()) for path in handler_dirs] == [["handler.py"]]
 
 
+_LAMBDA_ROLE = {
+    "AssumeRolePolicyDocument": {
+        "Statement": [
+            {
+                "Action": "sts:AssumeRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ]
+    }
+}
+
+
 def test_function_role_writes_only_its_log_group_and_uses_no_managed_policy(
     components: Synthesized,
 ) -> None:
     template = components.template(HARNESS_STACK)
-    _, role = _only(template.find_resources("AWS::IAM::Role"))
+    role_id, role = _only(template.find_resources("AWS::IAM::Role", {"Properties": _LAMBDA_ROLE}))
     assert "ManagedPolicyArns" not in role["Properties"]
-    _, policy = _only(template.find_resources("AWS::IAM::Policy"))
+    _, policy = _only(
+        {
+            policy_id: policy
+            for policy_id, policy in template.find_resources("AWS::IAM::Policy").items()
+            if [referenced_id(r) for r in policy["Properties"]["Roles"]] == [role_id]
+        }
+    )
     log_statements = [
         statement
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
@@ -161,7 +181,7 @@ def test_every_queue_of_a_component_refuses_plain_http(components: Synthesized) 
         and statement["Effect"] == "Deny"
         for queue in resource["Properties"]["Queues"]
     }
-    assert len(queues) == 4  # alert deliveries, async failures, work queue and its DLQ
+    assert len(queues) == 5  # alert deliveries, async failures, work + DLQ, schedules DLQ
     assert queues == tls_only
 
 
@@ -218,3 +238,134 @@ def test_every_retention_the_config_allows_maps_to_cloudwatch_days() -> None:
     )
     with pytest.raises(ValueError, match="10 days is not a CloudWatch Logs retention"):
         log_retention(10)
+
+
+# --- AslStateMachine ------------------------------------------------------------------------------
+
+
+def test_a_state_machine_logs_everything_is_traced_encrypted_and_alarmed(
+    components: Synthesized,
+) -> None:
+    template = components.template(HARNESS_STACK)
+    machine_id, machine = _only(template.find_resources("AWS::StepFunctions::StateMachine"))
+    props = machine["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is True
+    assert props["EncryptionConfiguration"]["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
+    assert props["DefinitionSubstitutions"] == {
+        "EchoArn": {"Fn::GetAtt": [Match.string_like_regexp("EchoEventFunction"), "Arn"]}
+    } or referenced_id(props["DefinitionSubstitutions"]["EchoArn"]).startswith("EchoEvent")
+    alarmed = {
+        alarm["Properties"]["MetricName"]
+        for alarm in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("Namespace") == "AWS/States"
+        and referenced_id(alarm["Properties"]["Dimensions"][0]["Value"]) == machine_id
+        and alarm["Properties"]["AlarmActions"]
+    }
+    assert alarmed == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+
+
+@pytest.mark.parametrize(
+    ("substitutions", "definition", "refused"),
+    [
+        ({}, '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}, "C": "${X}"}',
+         "placeholders without a substitution: X"),
+        ({"Y": "y"}, '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}',
+         "substitutions no placeholder uses: Y"),
+        ({}, '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}',
+         "state 'A': goes to 'B', which is not a state"),
+        ({}, '{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true}}}',
+         "state 'A': a Task without Retry"),
+    ],
+)  # fmt: skip
+def test_a_broken_definition_stops_synth_naming_the_problem(
+    tmp_path: Path, substitutions: dict[str, str], definition: str, refused: str
+) -> None:
+    from stacks.components.asl_state_machine import AslStateMachine
+
+    (tmp_path / "broken.asl.json").write_text(definition)
+    stack = cdk.Stack(cdk.App(), "Broken")
+    with pytest.raises(ValueError, match=rf"broken\.asl\.json: .*{refused}"):
+        AslStateMachine(
+            stack,
+            "Broken",
+            name="broken",
+            substitutions=substitutions,
+            alarm_topic=sns.Topic(stack, "Topic"),
+            encryption_key=kms.Key(stack, "Key"),
+            log_retention=logs.RetentionDays.ONE_WEEK,
+            timeout=Duration.hours(1),
+            removal_policy=RemovalPolicy.DESTROY,
+            directory=tmp_path,
+        )
+
+
+# --- LocalSchedules -------------------------------------------------------------------------------
+
+
+def _schedule(template: Template, description_start: str) -> dict:
+    (schedule,) = [
+        s["Properties"]
+        for s in template.find_resources("AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Description"].startswith(description_start)
+    ]
+    return schedule
+
+
+def test_schedules_run_on_the_stores_clock_with_retries_and_an_alarmed_dlq(
+    components: Synthesized,
+) -> None:
+    template = components.template(HARNESS_STACK)
+    nightly = _schedule(template, "Starts the harness flow")
+    for schedule in template.find_resources("AWS::Scheduler::Schedule").values():
+        assert any(d.startswith("ScheduleGroup") for d in schedule["DependsOn"])
+    assert nightly["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    assert nightly["ScheduleExpressionTimezone"] == "Africa/Johannesburg"
+    assert nightly["Description"].endswith("(02:00 Africa/Johannesburg)")
+    target = nightly["Target"]
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 3}
+    dlq = referenced_id(target["DeadLetterConfig"]["Arn"])
+    assert dlq.startswith("SchedulesDeadLetters")
+    assert referenced_id(target["Arn"]).startswith("HarnessFlowStateMachine")
+    assert json.loads(target["Input"]) == {
+        "kind": "nightly",
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    assert nightly["GroupName"] == "symphony-harness"
+    weekly = _schedule(template, "Invokes the echo function")
+    assert weekly["ScheduleExpression"] == "cron(30 5 ? * MON *)"
+    universal = _schedule(template, "Starts a Glue workflow")
+    assert universal["Target"]["Arn"]["Fn::Join"][1][-1] == (
+        ":scheduler:::aws-sdk:glue:startWorkflowRun"
+    )
+    alarms = [
+        alarm
+        for alarm in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if referenced_id(alarm["Properties"]["Dimensions"][0]["Value"]) == dlq
+    ]
+    assert alarms
+    assert all(alarm["Properties"]["AlarmActions"] for alarm in alarms)
+
+
+def test_each_schedule_role_may_do_only_its_one_action(components: Synthesized) -> None:
+    template = components.template(HARNESS_STACK)
+    actions = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        (role,) = policy["Properties"]["Roles"]
+        if not referenced_id(role).startswith("Schedules"):
+            continue
+        actions[referenced_id(role)] = sorted(
+            action
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str)
+                           else statement["Action"])
+            if not action.startswith(("kms:", "sqs:"))
+        )  # fmt: skip
+    assert sorted(actions.values()) == [
+        ["glue:StartWorkflowRun"],
+        ["lambda:InvokeFunction"],
+        ["states:StartExecution"],
+    ]

@@ -38,8 +38,9 @@ def test_plan_says_how_to_make_a_missing_assembly(tmp_path: Path) -> None:
 
 
 def test_plan_prints_stacks_and_the_night_in_local_time_and_utc(
-    dev_app: Synthesized, capsys: pytest.CaptureFixture[str]
+    dev_app: Synthesized, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "220")  # rich would wrap the cells at 80
     code = main(
         ["plan", "--env", "dev", "--cdk-out", str(_cdk_out(dev_app)), "--date", "2026-11-27"]
     )
@@ -50,6 +51,11 @@ def test_plan_prints_stacks_and_the_night_in_local_time_and_utc(
     assert "Sat 28 Nov 02:00 SAST" in output  # nightly pipeline, stores' clock
     assert "Sat 28 Nov 00:00 UTC" in output  # the same moment in UTC
     assert "Fri 27 Nov 23:00 SAST" in output  # collection opens on the business date
+    # Every schedule of the app, from the templates: its expression, zone and next firing.
+    assert "Starts the nightly sales pipeline" in output
+    assert "cron(0 2 * * ? *) Africa/Johannesburg" in output
+    assert "Starts the customer-data integration workflow" in output
+    assert "startWorkflowRun" in output
 
 
 def test_plan_with_a_bad_date_says_what_a_date_looks_like(

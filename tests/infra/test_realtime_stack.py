@@ -140,3 +140,58 @@ def test_purchase_orders_go_to_an_alarmed_purchasing_queue(realtime: Template) -
     assert (
         "Informational" in variables["INFORMATIONAL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"]
     )
+
+
+def test_watch_cold_chain_has_the_name_the_telemetry_forwarder_invokes(
+    realtime: Template,
+) -> None:
+    functions = realtime.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"FunctionName": "symphony-dev-watch-cold-chain"}},
+    )
+    (function,) = functions.values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "watch_cold_chain"
+    config = load_environment("dev")
+    assert variables["COLD_CHAIN_MAX_CELSIUS"] == str(config.thresholds.cold_chain_max_celsius)
+    assert variables["COLD_CHAIN_CRITICAL_CELSIUS"] == str(config.cold_chain.critical_celsius)
+    assert variables["COLD_CHAIN_ESCALATE_AFTER_MINUTES"] == str(
+        config.cold_chain.escalate_after_minutes
+    )
+    assert "Important" in variables["IMPORTANT_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"]
+    assert "Critical" in variables["CRITICAL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"]
+    assert "ReportsZone" in variables["COMPLIANCE_BUCKET"]["Fn::GetStackOutput"]["OutputName"]
+    assert (
+        "ColdChainExcursions" in (variables["EXCURSIONS_TABLE"]["Fn::GetStackOutput"]["OutputName"])
+    )
+    tickets = referenced_id(variables["MAINTENANCE_QUEUE_URL"])
+    assert tickets.startswith("MaintenanceTicketsQueue")
+    queue = realtime.to_json()["Resources"][tickets]["Properties"]
+    assert queue["FifoQueue"] is True  # deduplicated per excursion by the handler's id
+    assert "deadLetterTargetArn" in queue["RedrivePolicy"]
+
+
+def test_watch_cold_chain_writes_compliance_records_under_cold_chain_only(
+    realtime: Template,
+) -> None:
+    (function_id,) = realtime.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"FunctionName": "symphony-dev-watch-cold-chain"}},
+    )
+    role_id = referenced_id(realtime.to_json()["Resources"][function_id]["Properties"]["Role"])
+    s3_resources = [
+        statement["Resource"]
+        for policy in realtime.find_resources("AWS::IAM::Policy").values()
+        if any(referenced_id(role) == role_id for role in policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(
+            action.startswith("s3:")
+            for action in (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+        )
+    ]
+    (resource,) = s3_resources
+    assert resource["Fn::Join"][1][-1] == "/cold-chain/*"

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import time
+from datetime import date, time
 from types import ModuleType
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from symphony.baselines import DemandStatistic, FraudBaseline
 from symphony.reference import Product, Store
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
+detect_fraud = load_lambda_module("detect_fraud", "logic")
+
 ENVIRONMENT = {
     "REFERENCE_TABLE": "reference",
+    "FRAUD_BASELINES_TABLE": "fraud-baselines",
+    "INVENTORY_TABLE": "inventory",
     "QUARANTINE_BUCKET": "quarantine",
     "POWERTOOLS_SERVICE_NAME": "load_reference",
     "POWERTOOLS_METRICS_NAMESPACE": "Symphony",
     "AWS_DEFAULT_REGION": "af-south-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+TABLES = {
+    "reference": ("kind", "id"),
+    "fraud-baselines": ("store_id", "category"),
+    "inventory": ("store_id", "sku"),
 }
 
 
@@ -35,18 +47,19 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
             s3.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
             )
-        boto3.client("dynamodb").create_table(
-            TableName="reference",
-            KeySchema=[
-                {"AttributeName": "kind", "KeyType": "HASH"},
-                {"AttributeName": "id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "kind", "AttributeType": "S"},
-                {"AttributeName": "id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        for table, (partition, sort) in TABLES.items():
+            boto3.client("dynamodb").create_table(
+                TableName=table,
+                KeySchema=[
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": sort, "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": partition, "AttributeType": "S"},
+                    {"AttributeName": sort, "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
         module = load_lambda_module("load_reference", environment=ENVIRONMENT)
         yield module
 
@@ -143,3 +156,142 @@ def test_a_file_outside_the_masters_is_refused_by_name(handler: ModuleType) -> N
     _put("notes/readme.jsonl", [b"{}"])
     with pytest.raises(ValueError, match="is not a reference master"):
         handler.lambda_handler(_object_created("notes/readme.jsonl"), FakeLambdaContext())
+
+
+# --- the seeded baselines ------------------------------------------------------------------------
+
+
+def _fraud_baseline(store: str, category: str, mean: float) -> bytes:
+    record = FraudBaseline(
+        store_id=store,
+        category=category,
+        mean_cents=mean,
+        std_cents=mean / 4,
+        count=80,
+        through_date=date(2026, 11, 27),
+    )
+    return record.model_dump_json().encode()
+
+
+def _demand(store: str, sku: str, mean: float) -> bytes:
+    record = DemandStatistic(
+        store_id=store,
+        sku=sku,
+        mean_daily_units=mean,
+        stdev_daily_units=1.25,
+        days=7,
+        through_date=date(2026, 11, 26),
+    )
+    return record.model_dump_json().encode()
+
+
+def _scan(table: str) -> list[dict]:
+    items = boto3.resource("dynamodb").Table(table).scan()["Items"]
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
+
+
+def _quarantined(key: str) -> list[dict]:
+    body = boto3.client("s3").get_object(Bucket="quarantine", Key=key)["Body"].read()
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def test_fraud_baselines_fill_the_table_detect_fraud_reads(handler: ModuleType) -> None:
+    key = "fraud_baselines/2026-11-27.jsonl"
+    _put(
+        key,
+        [
+            _fraud_baseline("ZA-0001", "Dairy", 18_250.5),
+            _fraud_baseline("ZA-0001", "*", 21_000.0),
+            b'{"store_id": "ZA-0001", "category": "Meat", "mean_cents": "lots"}',
+            _fraud_baseline("*", "*", 24_999.99),
+        ],
+    )
+
+    summary = handler.lambda_handler(_object_created(key), FakeLambdaContext())
+
+    assert summary == {"key": key, "kind": "fraud_baseline", "loaded": 3, "rejected": 1}
+    # read back the way detect_fraud reads its table (adapters.load_baseline_items)
+    detect_fraud_adapters = load_lambda_module("detect_fraud", "adapters")
+    rows = detect_fraud_adapters.load_baseline_items("fraud-baselines")
+    assert detect_fraud.baselines_from_items(rows) == {
+        ("ZA-0001", "Dairy"): detect_fraud.Baseline(18_250.5, 4_562.625, 80),
+        ("ZA-0001", "*"): detect_fraud.Baseline(21_000.0, 5_250.0, 80),
+        ("*", "*"): detect_fraud.Baseline(24_999.99, 6_249.9975, 80),
+    }
+    (rejected,) = _quarantined("reference/fraud_baselines/2026-11-27.jsonl.rejected.jsonl")
+    assert rejected["line"] == 3
+    assert rejected["reason"].startswith("mean_cents: input should be a valid number")
+    assert _scan("reference") == []
+    assert _scan("inventory") == []
+
+
+def test_demand_fills_the_inventory_items_reorder_inventory_reads(handler: ModuleType) -> None:
+    key = "demand/2026-11-27.jsonl"
+    _put(
+        key,
+        [
+            _demand("ZA-0001", "SKU-100001", 4.2857),
+            _demand("ZA-0001", "SKU-100001", 9.0),  # the same store and SKU again
+            _demand("ZA-0002", "SKU-100001", 0.5714),
+        ],
+    )
+
+    summary = handler.lambda_handler(_object_created(key), FakeLambdaContext())
+
+    assert summary == {"key": key, "kind": "demand", "loaded": 2, "rejected": 1}
+    # read back the way reorder_inventory reads it (adapters.read_demand)
+    reorder_adapters = load_lambda_module("reorder_inventory", "adapters")
+    first = reorder_adapters.read_demand("inventory", "ZA-0001", "SKU-100001")
+    assert (first.mean_daily_units, first.stdev_daily_units, first.days) == (4.2857, 1.25, 7)
+    second = reorder_adapters.read_demand("inventory", "ZA-0002", "SKU-100001")
+    assert second.mean_daily_units == 0.5714
+    assert reorder_adapters.read_demand("inventory", "ZA-0003", "SKU-100001") is None
+    (rejected,) = _quarantined("reference/demand/2026-11-27.jsonl.rejected.jsonl")
+    assert rejected["line"] == 2
+    assert rejected["reason"].startswith("duplicate (store_id, sku)")
+    assert {item["sku"] for item in _scan("inventory")} == {"demand#SKU-100001"}
+
+
+@pytest.mark.parametrize(
+    ("key", "line", "table"),
+    [
+        (
+            "fraud_baselines/seed.jsonl",
+            _fraud_baseline("ZA-0001", "Bakery", 9_000.0),
+            "fraud-baselines",
+        ),
+        ("demand/seed.jsonl", _demand("ZA-0001", "SKU-100002", 2.0), "inventory"),
+    ],
+)
+def test_loading_the_same_file_again_changes_nothing(
+    handler: ModuleType, key: str, line: bytes, table: str
+) -> None:
+    _put(key, [line, b"not json"])
+    first = handler.lambda_handler(_object_created(key), FakeLambdaContext())
+    items, quarantined = _scan(table), _quarantined(f"reference/{key}.rejected.jsonl")
+
+    again = handler.lambda_handler(_object_created(key), FakeLambdaContext())
+
+    assert again == first
+    assert first["loaded"] == 1
+    assert first["rejected"] == 1
+    assert _scan(table) == items
+    assert _quarantined(f"reference/{key}.rejected.jsonl") == quarantined
+
+
+def test_baselines_are_refused_by_a_loader_not_given_their_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environment = {
+        name: value
+        for name, value in ENVIRONMENT.items()
+        if name not in ("FRAUD_BASELINES_TABLE", "INVENTORY_TABLE")
+    }
+    monkeypatch.delenv("FRAUD_BASELINES_TABLE", raising=False)
+    monkeypatch.delenv("INVENTORY_TABLE", raising=False)
+    with mock_aws():
+        module = load_lambda_module("load_reference", environment=environment)
+        with pytest.raises(ValueError, match="FRAUD_BASELINES_TABLE: missing"):
+            module.lambda_handler(
+                _object_created("fraud_baselines/seed.jsonl"), FakeLambdaContext()
+            )

@@ -423,6 +423,45 @@ def test_moto_alone_only_stores_a_workflow_run(cloud: Cloud) -> None:
     assert cloud.runner.calls == []
 
 
+class _PropertyReader(FakeGlueRunner):
+    """Reads the run properties of the workflow run a job belongs to, while the job runs, as a
+    Glue job does (``glue.get_workflow_run_properties`` with its WORKFLOW_NAME/_RUN_ID)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, dict[str, str]] = {}
+
+    def run(self, job_name: str, script: Path, arguments: Any) -> Any:
+        glue = boto3.client("glue", region_name=REGION)
+        self.seen[job_name] = glue.get_workflow_run_properties(
+            Name=arguments["--WORKFLOW_NAME"], RunId=arguments["--WORKFLOW_RUN_ID"]
+        )["RunProperties"]
+        return super().run(job_name, script, arguments)
+
+
+@pytest.mark.parametrize("through", ["simulator", "boto3"])
+def test_a_job_reads_its_workflow_runs_properties_while_it_runs(cloud: Cloud, through: str) -> None:
+    customer_workflow(cloud.workflows)
+    reader = _PropertyReader()
+    cloud.workflows.jobs.runner = reader
+    started = {"scheduled_time": "2026-11-27T23:00:00Z"}
+
+    if through == "boto3":
+        with install_glue_workflow_patch(cloud.workflows):
+            run_id = cloud.glue.start_workflow_run(Name=WORKFLOW, RunProperties=started)["RunId"]
+    else:
+        run_id = cloud.workflows.start_workflow_run(WORKFLOW, started)
+
+    # The workflow's DefaultRunProperties, overridden and extended by the start's.
+    expected = {"business_date": "2026-11-25", **started}
+    assert reader.seen == {"clean_customers": expected, "merge_customers": expected}
+    assert cloud.workflows.get_workflow_run(WORKFLOW, run_id).properties == expected
+    assert (
+        cloud.glue.get_workflow_run_properties(Name=WORKFLOW, RunId=run_id)["RunProperties"]
+        == expected
+    )
+
+
 def test_moto_internals_are_what_the_patch_expects() -> None:
     # If this fails after a moto upgrade, re-read moto/glue/models.py and review the patch.
     check_moto_internals()

@@ -6,13 +6,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import boto3
 import pytest
 
 from simulator.cloud import LocalCloud, glue_runner_for_tests
+from symphony.contracts import FridgeReading
 from symphony.generator import GenerateOptions, generate
 from tests.infra.conftest import PROJECT_ROOT, synthesize_environment
 
@@ -137,3 +138,119 @@ def test_planted_card_testing_on_the_pos_stream_raises_fraud_alerts(
         json.dumps(item, default=str) for item in alerts if card in json.dumps(item, default=str)
     }
     assert flagged_cards, f"no alert for the planted card {card} among {len(alerts)} alerts"
+
+
+def test_a_warm_fridge_reported_through_iot_core_is_alerted_ticketed_and_recorded(
+    cloud: LocalCloud,
+) -> None:
+    """Fridge telemetry: iot-data publish in the telemetry region -> the topic rule ->
+    forward_telemetry -> watch_cold_chain in af-south-1 -> a ticket and a compliance record."""
+    telemetry = next(
+        s for s in cloud.deployed[0].assembly.stacks if s.name == "Symphony-dev-Telemetry"
+    )
+    assert telemetry.region == "eu-west-1"
+    iot_data = boto3.client("iot-data", region_name="eu-west-1")
+    fridge = "ZA-0003-F01"
+    temperatures = [
+        ("10:00", 3.0),
+        ("10:05", 5.5),  # a suspect: the next reading confirms it
+        ("10:10", 6.0),  # the excursion opens (started 10:05); the store is alerted
+        ("10:20", 6.5),  # still warm 15 minutes in: escalated, one maintenance ticket
+        ("10:25", 3.0),
+        ("10:30", 3.1),
+        ("10:35", 3.2),  # the third reading in range closes it: a compliance record
+    ]
+    for clock, celsius in temperatures:
+        reading = FridgeReading(
+            store_id="ZA-0003",
+            fridge_id=fridge,
+            celsius=celsius,
+            recorded_at=datetime.fromisoformat(f"2026-11-27T{clock}:00+02:00"),
+        )
+        iot_data.publish(
+            topic=f"stores/ZA-0003/fridges/{fridge}/temperature",
+            qos=1,
+            payload=reading.model_dump_json().encode(),
+        )
+
+    watch = cloud.function_named("watch_cold_chain")
+    assert watch == "symphony-dev-watch-cold-chain"
+    actions = [
+        action
+        for invocation in cloud.runtime.invocations(watch)
+        for action in invocation.result.payload["actions"]
+    ]
+    assert actions.count("OpenExcursion") == 1
+    assert actions.count("Escalate") == 1
+    assert actions.count("CloseExcursion") == 1
+
+    tickets = _physical(
+        cloud, "Symphony-dev-Realtime", "MaintenanceTicketsQueue", "AWS::SQS::Queue"
+    )
+    received = boto3.client("sqs").receive_message(QueueUrl=tickets, MaxNumberOfMessages=10)
+    assert len(received["Messages"]) == 1
+    assert fridge in received["Messages"][0]["Body"]
+
+    reports = _physical(cloud, "Symphony-dev-Data", "ReportsZone", "AWS::S3::Bucket")
+    listed = boto3.client("s3").list_objects_v2(
+        Bucket=reports, Prefix=f"cold-chain/2026-11-27/ZA-0003/{fridge}/"
+    )
+    assert [obj["Key"] for obj in listed.get("Contents", [])] == [
+        f"cold-chain/2026-11-27/ZA-0003/{fridge}/2026-11-27T08:05:00Z.json"
+    ]
+
+
+def test_the_generators_baselines_in_the_reference_zone_fill_the_tables_the_handlers_read(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    """The seeded baselines: the generator's fraud_baselines.jsonl and demand.jsonl -> the
+    reference zone -> the rule -> load_reference -> the fraud_baselines table (detect_fraud) and
+    the inventory table's demand#<sku> items (reorder_inventory)."""
+    from symphony.baselines import DemandStatistic, FraudBaseline
+    from symphony.contracts import decode
+
+    written = generate(
+        GenerateOptions(
+            stores=12,
+            transactions_per_store=60,
+            business_date=date(2026, 11, 27),
+            anomalies=(),
+        ),
+        tmp_path / "day",
+    )
+    reference = _physical(cloud, "Symphony-dev-Data", "ReferenceZone", "AWS::S3::Bucket")
+    lines: dict[str, list[bytes]] = {}
+    for master in ("fraud_baselines", "demand"):
+        data = (written.out / "reference" / f"{master}.jsonl").read_bytes()
+        lines[master] = data.splitlines()
+        boto3.client("s3").put_object(Bucket=reference, Key=f"{master}/2026-11-27.jsonl", Body=data)
+    cloud.settle()
+
+    dynamodb = boto3.resource("dynamodb")
+    table = _physical(cloud, "Symphony-dev-Data", "FraudBaselinesTable", "AWS::DynamoDB::Table")
+    baselines = [decode(FraudBaseline, line) for line in lines["fraud_baselines"]]
+    assert len(baselines) > 12
+    assert {
+        (item["store_id"], item["category"]): (
+            float(item["mean_cents"]),
+            float(item["std_cents"]),
+            int(item["count"]),
+        )
+        for item in dynamodb.Table(table).scan()["Items"]
+    } == {(b.store_id, b.category): (b.mean_cents, b.std_cents, b.count) for b in baselines}
+
+    inventory = _physical(cloud, "Symphony-dev-Data", "InventoryTable", "AWS::DynamoDB::Table")
+    statistics = [decode(DemandStatistic, line) for line in lines["demand"]]
+    assert len(statistics) == 12 * 12  # the dozen SKUs each store counts
+    assert {
+        (item["store_id"], item["sku"]): (
+            float(item["mean_daily_units"]),
+            float(item["stdev_daily_units"]),
+            int(item["days"]),
+        )
+        for item in dynamodb.Table(inventory).scan()["Items"]
+        if item["sku"].startswith("demand#")
+    } == {
+        (s.store_id, f"demand#{s.sku}"): (s.mean_daily_units, s.stdev_daily_units, s.days)
+        for s in statistics
+    }

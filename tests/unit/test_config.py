@@ -235,3 +235,24 @@ def test_night_schedule_follows_daylight_saving_where_the_zone_has_it() -> None:
 def test_pricing_rules_outside_their_range_are_rejected(key: str, value: object) -> None:
     with pytest.raises(ConfigError, match=rf"pricing\.{key} = {value!r} is not allowed"):
         _parse_dev_with(_set("pricing", key, value))
+
+
+def test_cold_chain_critical_must_be_above_the_excursion_threshold() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"cold_chain\.critical_celsius = 3 must be above "
+        r"thresholds\.cold_chain_max_celsius = 4",
+    ):
+        _parse_dev_with(_set("cold_chain", "critical_celsius", 3.0))
+
+
+def test_cold_chain_telemetry_region_must_look_like_a_region() -> None:
+    with pytest.raises(
+        ConfigError, match=r"cold_chain\.telemetry_region = 'Ireland' is not allowed"
+    ):
+        _parse_dev_with(_set("cold_chain", "telemetry_region", "Ireland"))
+
+
+def test_telemetry_needs_the_home_region_to_forward_to() -> None:
+    with pytest.raises(ConfigError, match=r"region is required: cold_chain\.telemetry_region"):
+        _parse_dev_with(lambda raw: raw.pop("region"))

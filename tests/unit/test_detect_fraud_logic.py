@@ -407,8 +407,11 @@ def test_planted_fraud_of_every_rule_is_caught_with_few_false_alarms(
     stores = [json.loads(line) for line in (out / "reference/stores.jsonl").open()]
     category_of = {product["sku"]: product["category"] for product in products}
     transactions = [json.loads(line) for line in (out / "stream/pos_transactions.jsonl").open()]
-    # the nightly pipeline builds the baselines the same way from the day's stream
-    baselines = logic.build_baselines(transactions, category_of)
+    # the baselines the generator seeds (symphony.baselines over its clean sales), as
+    # load_reference writes them and detect_fraud reads them back
+    baseline_lines = (out / "reference/fraud_baselines.jsonl").read_bytes().splitlines()
+    baselines = logic.baselines_from_items(json.loads(line) for line in baseline_lines)
+    assert len(baselines) == len(baseline_lines) > 300
     rules = logic.Rules(alert_score=0.8)
     reference = logic.Reference(
         stores={store["store_id"]: logic.store_point(store) for store in stores},

@@ -3,6 +3,7 @@ labelled with evidence that really holds, everything else valid against its cont
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from symphony.__main__ import main
+from symphony.baselines import DemandStatistic, FraudBaseline, daily_units, fraud_baselines
 from symphony.contracts import (
     CompetitorPriceChange,
     Contract,
@@ -132,6 +134,8 @@ def test_layout_is_as_documented(day: Path) -> None:
     for name in (
         "reference/stores.jsonl",
         "reference/products.jsonl",
+        "reference/fraud_baselines.jsonl",
+        "reference/demand.jsonl",
         "stream/pos_transactions.jsonl",
         "stream/fridge_readings.jsonl",
         "stream/inventory_updates.jsonl",
@@ -516,6 +520,81 @@ def test_history_covers_the_week_before_and_the_same_week_last_year(
     assert dates[:7] == [moment - timedelta(days=364) for moment in dates[7:]]
     assert [moment.weekday() for moment in dates[:7]] == [moment.weekday() for moment in dates[7:]]
     assert len({(row.store_id, row.category) for row in rows}) == len(stores) * 10
+
+
+# --- the seeded baselines --------------------------------------------------------------------
+
+
+def test_fraud_baselines_are_those_of_the_days_clean_sales(
+    day: Path, labels: dict[str, Any], summary: dict[str, Any]
+) -> None:
+    """What ``symphony.baselines.fraud_baselines`` makes of the day's stream without the planted
+    fraud and without the transactions whose sales-file line was made bad."""
+    lines = (day / "reference/fraud_baselines.jsonl").read_bytes().splitlines()
+    records = [decode(FraudBaseline, line) for line in lines]
+    planted = {
+        transaction_id
+        for label in labels["anomalies"]
+        for transaction_id in label["evidence"].get("transaction_ids", ())
+    }
+    bad = {label["transaction_id"] for label in labels["bad_records"]}
+    assert planted
+    assert bad
+    clean = [
+        record
+        for record in map(json.loads, (day / "stream/pos_transactions.jsonl").open())
+        if record["transaction_id"] not in planted | bad
+    ]
+    category_of = {
+        product["sku"]: product["category"]
+        for product in map(json.loads, (day / "reference/products.jsonl").open())
+    }
+    assert records == fraud_baselines(clean, category_of, through_date=DAY)
+    assert summary["fraud_baselines"] == len(records)
+    stores_with_a_baseline = {r.store_id for r in records if r.category == "*"}
+    assert stores_with_a_baseline == {f"ZA-{number:04d}" for number in range(1, 41)} | {"*"}
+
+
+def test_demand_covers_every_sku_counted_today_over_the_week_before(
+    day: Path, summary: dict[str, Any]
+) -> None:
+    lines = (day / "reference/demand.jsonl").read_bytes().splitlines()
+    records = [decode(DemandStatistic, line) for line in lines]
+    updates = (day / "stream/inventory_updates.jsonl").read_bytes().splitlines()
+    counted = {
+        (update.store_id, update.sku)
+        for update in (decode(InventoryUpdate, line) for line in updates)
+    }
+    assert [(r.store_id, r.sku) for r in records] == sorted(counted)
+    assert {(r.days, r.through_date) for r in records} == {(7, DAY - timedelta(days=1))}
+    assert summary["demand_statistics"] == len(records)
+    assert sum(r.stdev_daily_units > 0 for r in records) > 0.9 * len(records)
+
+
+def test_demand_is_about_what_the_stores_sell(day: Path) -> None:
+    """The week's mean daily units of the counted SKUs add up to within a few tenths of what
+    the stores sold of them today (a Friday sells ~15 % more than an average day)."""
+    records = [
+        decode(DemandStatistic, line)
+        for line in (day / "reference/demand.jsonl").read_bytes().splitlines()
+    ]
+    sold_today = daily_units(map(json.loads, (day / "stream/pos_transactions.jsonl").open()))
+    expected = sum(r.mean_daily_units for r in records)
+    sold = sum(sold_today.get((r.store_id, r.sku), {}).get(DAY, 0) for r in records)
+    assert 0.75 < expected / sold < 1.25
+
+
+def test_generate_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    options = GenerateOptions(stores=2, transactions_per_store=5, anomalies=())
+    assert gc.isenabled()
+    generate(options, tmp_path / "on")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        generate(options, tmp_path / "off")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # --- options and the command line --------------------------------------------------------------

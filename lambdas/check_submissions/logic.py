@@ -1,0 +1,183 @@
+"""Pure logic of check_submissions: which expected stores have submitted (a completion marker is
+in landing), which are missing, what the night's item becomes, and the one grouped follow-up.
+
+No AWS, no environment and no clock: the handler passes in what it read (and the time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from hashlib import sha256
+from typing import Any, Final
+
+from symphony.night import (
+    Alert,
+    ExpectedManifest,
+    Night,
+    NightStatus,
+    group_by_region,
+    sorted_stores,
+    utc_iso,
+)
+
+NIGHT_FIELDS: Final = ("status", "missing", "notified_missing", "outbox")
+"""What check_submissions writes on the night's item."""
+ALERT_KIND: Final = "missing_submissions"
+OUTBOX_PREFIX: Final = f"{ALERT_KIND}#"
+"""Outbox entries this function sends (the night's outbox holds other functions' entries too)."""
+MARKABLE: Final = frozenset({None, "expected"})
+"""A store's status that a found marker turns into ``submitted`` (never a later one)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The expected stores against the markers found."""
+
+    business_date: date
+    expected: int
+    submitted: tuple[str, ...]
+    """Expected stores with a marker, in order."""
+    missing: tuple[str, ...]
+    """Expected stores without one, in order."""
+    unexpected: tuple[str, ...]
+    """Markers of stores not expected that night (closed, or not in the store master)."""
+
+
+def compare(manifest: ExpectedManifest, marker_stores: Iterable[str]) -> Comparison:
+    found = set(marker_stores)
+    expected = set(manifest.store_ids)
+    return Comparison(
+        business_date=manifest.business_date,
+        expected=manifest.expected,
+        submitted=tuple(sorted_stores(expected & found)),
+        missing=tuple(sorted_stores(expected - found)),
+        unexpected=tuple(sorted_stores(found - expected)),
+    )
+
+
+def stores_to_mark(
+    comparison: Comparison, statuses: Mapping[str, str | None], notified: Collection[str]
+) -> list[tuple[str, bool]]:
+    """(store, late) for every submitted store still ``expected`` (or without an item): late
+    when it was announced missing before."""
+    return [
+        (store_id, store_id in notified)
+        for store_id in comparison.submitted
+        if statuses.get(store_id) in MARKABLE
+    ]
+
+
+def alert_id(missing: Iterable[str]) -> str:
+    """The outbox id of the follow-up on exactly this missing set."""
+    digest = sha256(",".join(sorted_stores(missing)).encode()).hexdigest()[:16]
+    return OUTBOX_PREFIX + digest
+
+
+def missing_alert(
+    comparison: Comparison, regions: Mapping[str, str], newly_missing: Iterable[str]
+) -> Alert:
+    """One message listing every missing store, grouped by region."""
+    missing = comparison.missing
+    by_region = group_by_region(missing, regions)
+    day = comparison.business_date.isoformat()
+    summary = (
+        f"{len(missing)} of {comparison.expected} stores have not submitted their sales for "
+        f"{day} (no completion marker in landing)."
+    )
+    lines = [
+        f"{region} ({len(stores)}): {', '.join(stores)}" for region, stores in by_region.items()
+    ]
+    message = {
+        "tier": "important",
+        "kind": ALERT_KIND,
+        "business_date": day,
+        "expected": comparison.expected,
+        "submitted": len(comparison.submitted),
+        "missing": len(missing),
+        "missing_by_region": by_region,
+        "newly_missing": sorted_stores(newly_missing),
+        "summary": "\n".join([summary, *lines]),
+    }
+    subject = f"Symphony {day}: {len(missing)} of {comparison.expected} stores have not submitted"
+    return Alert(
+        subject=subject[:100],
+        message=json.dumps(message, sort_keys=True),
+        attributes={"tier": "important", "kind": ALERT_KIND, "region": "all"},
+    )
+
+
+def checked_night(
+    current: Night | None, manifest: ExpectedManifest, comparison: Comparison, now: datetime
+) -> Night | None:
+    """The night's item after this check; ``None`` when nothing changes.
+
+    - ``missing`` is the missing set; the status is ``preliminary`` with stores missing,
+      ``collecting`` without (a failed night being re-run is back in progress).
+    - Stores missing that were never announced put ONE follow-up listing every missing store in
+      the outbox, and join ``notified_missing``: the same (or a smaller) set a second time adds
+      nothing.
+    - A ``final`` night is over: a check changes nothing.
+    """
+    base = current or Night(
+        business_date=manifest.business_date,
+        expected=manifest.expected,
+        expected_stores=manifest.store_ids,
+    )
+    if base.status == "final":
+        return None
+    missing = comparison.missing
+    status: NightStatus = "preliminary" if missing else "collecting"
+    notified = set(base.notified_missing)
+    newly = [store_id for store_id in missing if store_id not in notified]
+    outbox = dict(base.outbox)
+    notified_missing = base.notified_missing
+    if newly:
+        outbox[alert_id(missing)] = missing_alert(comparison, manifest.regions(), newly)
+        notified_missing = tuple(sorted_stores(notified | set(missing)))
+    unchanged = (status, missing, notified_missing, outbox) == (
+        base.status,
+        base.missing,
+        base.notified_missing,
+        dict(base.outbox),
+    )
+    if current is not None and unchanged:
+        return None
+    return replace(
+        base,
+        status=status,
+        missing=missing,
+        notified_missing=notified_missing,
+        outbox=outbox,
+        updated_at=utc_iso(now),
+        version=base.version + 1,
+    )
+
+
+def pending_alerts(night: Night | None) -> dict[str, Alert]:
+    """This function's follow-ups written but not yet sent (this invocation's, or left by one
+    that failed after writing them)."""
+    if night is None:
+        return {}
+    return {
+        entry_id: entry
+        for entry_id, entry in sorted(night.outbox.items())
+        if entry_id.startswith(OUTBOX_PREFIX) and isinstance(entry, Alert)
+    }
+
+
+def output(
+    comparison: Comparison, *, notified: bool, batches_key: str, batches: int
+) -> dict[str, Any]:
+    return {
+        "business_date": comparison.business_date.isoformat(),
+        "expected": comparison.expected,
+        "submitted": len(comparison.submitted),
+        "missing": list(comparison.missing),
+        "notified": notified,
+        "unexpected": list(comparison.unexpected),
+        "batches_key": batches_key,
+        "batches": batches,
+    }

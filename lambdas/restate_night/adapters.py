@@ -1,0 +1,56 @@
+"""AWS calls of restate_night. Clients are made on first use and can be replaced in tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+
+@cache
+def dynamodb() -> Any:
+    return boto3.resource("dynamodb")
+
+
+@cache
+def stepfunctions() -> Any:
+    return boto3.client("stepfunctions")
+
+
+def night_state(table_name: str, business_date: date) -> tuple[str | None, bool]:
+    """The night's status (None when the night was never opened) and whether its run started."""
+    item = (
+        dynamodb()
+        .Table(table_name)
+        .get_item(
+            Key={"business_date": business_date.isoformat(), "store_id": "#night"},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if item is None:
+        return None, False
+    stages = item.get("stages") or {}
+    started = bool((stages.get("night") or {}).get("started_at"))
+    return str(item.get("status", "collecting")), started
+
+
+def start_restatement(machine_arn: str, name: str, business_date: date, store_id: str) -> bool:
+    """Start the nightly run of ``business_date``; False if this name already ran (redelivery)."""
+    try:
+        stepfunctions().start_execution(
+            stateMachineArn=machine_arn,
+            name=name,
+            input=json.dumps(
+                {"business_date": business_date.isoformat(), "restatement_for": store_id}
+            ),
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            return False
+        raise
+    return True

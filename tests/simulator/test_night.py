@@ -1,0 +1,221 @@
+"""The nightly sales pipeline in the local cloud: the real schedules fire at 23:00, 00:00 and
+02:00 in Johannesburg, the real handlers and the nightly_sales definition run on moto's engine
+(Glue jobs on the fast fake runner): a store missing at the cutoff makes a preliminary night and
+one grouped follow-up, a store whose files fail their checksum is recorded, a late store and a
+fixed store each restate the night until it is final, and a Glue job that fails even after its
+retry is caught and alerted naming the stage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from simulator.cloud import LocalCloud
+from simulator.glue import FakeGlueRunner
+from simulator.stepfunctions import wait_for_execution
+from symphony.generator import GenerateOptions, generate
+from tests.infra.conftest import synthesize_environment
+
+NIGHT = date(2026, 11, 27)
+STORES = 12
+LATE = "ZA-0011"
+BROKEN = "ZA-0003"
+
+
+@dataclass
+class Night:
+    cloud: LocalCloud
+    runner: FakeGlueRunner
+    out: Path
+    important: str
+    critical: str
+    informational: str
+
+
+def _physical(cloud: LocalCloud, stack: str, prefix: str, resource_type: str) -> str:
+    deployed = next(s for s in cloud.deployed[0].stacks.values() if s.name == stack)
+    (found,) = [
+        resource.ref
+        for logical, resource in deployed.context.resources.items()
+        if logical.startswith(prefix) and resource.resource_type == resource_type
+    ]
+    return found
+
+
+def _inbox(tier: str) -> str:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = next(
+        t["TopicArn"]
+        for t in sns.list_topics()["Topics"]
+        if f"{tier.capitalize()}Topic" in t["TopicArn"] and "Alerting" in t["TopicArn"]
+    )
+    queue = sqs.create_queue(QueueName=f"{tier}-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return queue
+
+
+def _messages(queue: str) -> list[str]:
+    sqs = boto3.client("sqs")
+    bodies = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return bodies
+        for message in got:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _upload(cloud: LocalCloud, out: Path, stores: set[str], *, corrupt: bool = False) -> None:
+    landing = _physical(cloud, "Symphony-dev-Data", "LandingZone", "AWS::S3::Bucket")
+    s3 = boto3.client("s3")
+    for store in sorted(stores):
+        folder = out / "landing" / "sales" / f"date={NIGHT}" / f"store={store}"
+        files = sorted(folder.iterdir(), key=lambda p: p.name == "_manifest.json")  # marker last
+        for path in files:
+            body = path.read_bytes()
+            if corrupt and path.name != "_manifest.json":
+                body += body.splitlines(keepends=True)[0]  # one line more than the marker says
+            s3.put_object(Bucket=landing, Key=str(path.relative_to(out)), Body=body)
+
+
+def _night_item(cloud: LocalCloud) -> dict[str, Any]:
+    table = _physical(cloud, "Symphony-dev-Data", "SubmissionsTable", "AWS::DynamoDB::Table")
+    item = (
+        boto3.resource("dynamodb")
+        .Table(table)
+        .get_item(Key={"business_date": NIGHT.isoformat(), "store_id": "#night"})["Item"]
+    )
+    return item
+
+
+def _executions(cloud: LocalCloud) -> list[dict[str, Any]]:
+    client = boto3.client("stepfunctions")
+    (machine,) = [
+        m["stateMachineArn"]
+        for m in client.list_state_machines()["stateMachines"]
+        if m["name"] == "symphony-dev-nightly-sales"
+    ]
+    started = client.list_executions(stateMachineArn=machine)["executions"]
+    return [wait_for_execution(client, e["executionArn"], timeout_s=60) for e in started]
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
+    assembly = tmp_path_factory.mktemp("cdk-night")
+    synthesize_environment("dev", assembly)
+    out = tmp_path_factory.mktemp("day")
+    generate(
+        GenerateOptions(
+            stores=STORES, business_date=NIGHT, transactions_per_store=10, anomalies=("late_store",)
+        ),
+        out,
+    )
+    runner = FakeGlueRunner()
+    with LocalCloud(glue_runner=runner, start=datetime(2026, 11, 27, 19, 0, tzinfo=UTC)) as cloud:
+        cloud.deploy(assembly, "dev")
+        reference = _physical(cloud, "Symphony-dev-Data", "ReferenceZone", "AWS::S3::Bucket")
+        boto3.client("s3").put_object(
+            Bucket=reference,
+            Key="stores/seeded.jsonl",
+            Body=(out / "reference" / "stores.jsonl").read_bytes(),
+        )
+        yield Night(
+            cloud, runner, out, _inbox("important"), _inbox("critical"), _inbox("informational")
+        )
+
+
+def test_a_night_with_a_missing_and_a_broken_store_is_preliminary_then_restated_to_final(
+    night: Night,
+) -> None:
+    cloud = night.cloud
+    everyone = {f"ZA-{n:04d}" for n in range(1, STORES + 1)}
+    _upload(cloud, night.out, everyone - {LATE, BROKEN})
+    _upload(cloud, night.out, {BROKEN}, corrupt=True)
+
+    # 23:00 opens the night, 00:00 finds the late store missing: one grouped follow-up.
+    cloud.clock.advance_to(datetime(2026, 11, 27, 22, 5, tzinfo=UTC))
+    (follow_up,) = _messages(night.important)
+    assert LATE in follow_up
+    assert _night_item(cloud)["status"] == "preliminary"
+
+    # 02:00 runs the night without it; the broken store is recorded with its problem.
+    cloud.clock.advance_to(datetime(2026, 11, 28, 0, 5, tzinfo=UTC))
+    (run,) = _executions(cloud)
+    assert run["status"] == "SUCCEEDED", run
+    item = _night_item(cloud)
+    assert item["status"] == "preliminary"
+    assert item["missing"] == [LATE]
+    assert item["failed_stores"][BROKEN].startswith("checksum_mismatch")
+    assert len(item["collected"]) == STORES - 2
+    for stage in ("collection", "validation", "analytics", "reports", "night"):
+        assert item["stages"][stage]["outcome"] == "succeeded", stage
+    (validate,) = night.runner.calls_of(_job(night, "ValidateSales"))
+    assert validate.arguments["--business_date"] == NIGHT.isoformat()
+    assert validate.arguments["--sales_input"].endswith(f"/raw/sales/date={NIGHT}/")
+    assert night.runner.calls_of(_job(night, "CheckQuality"))
+    (announced,) = _messages(night.informational)
+    assert "preliminary" in announced
+    # The night refreshed detect_fraud's baselines: a file in the reference zone, loaded.
+    reference = _physical(cloud, "Symphony-dev-Data", "ReferenceZone", "AWS::S3::Bucket")
+    boto3.client("s3").head_object(Bucket=reference, Key=f"fraud_baselines/night={NIGHT}.jsonl")
+    baselines = _physical(cloud, "Symphony-dev-Data", "FraudBaselinesTable", "AWS::DynamoDB::Table")
+    assert boto3.resource("dynamodb").Table(baselines).scan()["Items"]
+
+    # The late store arrives: its marker restates the night; still preliminary (one failed).
+    _upload(cloud, night.out, {LATE})
+    runs = _executions(cloud)
+    assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    assert _night_item(cloud)["status"] == "preliminary"
+
+    # The broken store sends its files again, right this time: the night becomes final.
+    _upload(cloud, night.out, {BROKEN})
+    runs = _executions(cloud)
+    assert [r["status"] for r in runs] == ["SUCCEEDED"] * 3
+    item = _night_item(cloud)
+    assert item["status"] == "final"
+    assert item.get("failed_stores", {}) == {}
+    assert len(item["collected"]) == STORES
+
+
+def test_a_glue_job_failing_after_its_retry_is_caught_and_alerted_naming_the_stage(
+    night: Night,
+) -> None:
+    aggregate = _job(night, "AggregateSales")
+    night.runner.set_outcome(aggregate, "fail")
+    _messages(night.critical)
+    client = boto3.client("stepfunctions")
+    (machine,) = [
+        m["stateMachineArn"]
+        for m in client.list_state_machines()["stateMachines"]
+        if m["name"] == "symphony-dev-nightly-sales"
+    ]
+    before = len(night.runner.calls_of(aggregate))
+    arn = client.start_execution(
+        stateMachineArn=machine, name="rerun-after-failure", input=json.dumps(
+            {"business_date": NIGHT.isoformat()})
+    )["executionArn"]  # fmt: skip
+    result = wait_for_execution(client, arn, timeout_s=60)
+    night.runner.set_outcome(aggregate, "succeed")
+    assert result["status"] == "FAILED"
+    assert len(night.runner.calls_of(aggregate)) - before == 2  # the run and its one retry
+    (alert,) = _messages(night.critical)
+    assert "stage analytics failed" in alert
+    assert _night_item(night.cloud)["stages"]["analytics"]["outcome"] == "failed"
+
+
+def _job(night: Night, prefix: str) -> str:
+    return _physical(night.cloud, "Symphony-dev-Analytics", f"{prefix}Job", "AWS::Glue::Job")

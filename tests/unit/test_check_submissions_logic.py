@@ -1,0 +1,146 @@
+"""check_submissions' pure logic: expected against found, which stores to mark (and which are
+late), the night's item after a check, the one grouped follow-up; and its settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+
+from symphony.night import Alert, ExpectedManifest, ExpectedStore, Night
+from tests.lambdas import load_lambda_module
+
+logic = load_lambda_module("check_submissions", "logic")
+models = load_lambda_module("check_submissions", "models")
+
+DAY = date(2026, 11, 27)
+NOW = datetime(2026, 11, 27, 22, 0, 2, tzinfo=UTC)
+MANIFEST = ExpectedManifest(
+    DAY,
+    (
+        ExpectedStore("ZA-0001", "Gauteng"),
+        ExpectedStore("ZA-0002", "Limpopo"),
+        ExpectedStore("ZA-0003", "Gauteng"),
+        ExpectedStore("ZA-0004", "Western Cape"),
+    ),
+)
+
+
+def test_expected_stores_are_split_into_submitted_and_missing_and_strangers_reported() -> None:
+    comparison = logic.compare(MANIFEST, {"ZA-0004", "ZA-0001", "ZA-0099"})
+    assert comparison.submitted == ("ZA-0001", "ZA-0004")
+    assert comparison.missing == ("ZA-0002", "ZA-0003")
+    assert comparison.unexpected == ("ZA-0099",)
+    assert comparison.expected == 4
+
+
+def test_only_stores_still_expected_are_marked_and_those_announced_missing_are_late() -> None:
+    comparison = logic.compare(MANIFEST, {"ZA-0001", "ZA-0002", "ZA-0003", "ZA-0004"})
+    statuses = {"ZA-0001": "expected", "ZA-0002": "collected", "ZA-0003": "expected"}
+    assert logic.stores_to_mark(comparison, statuses, {"ZA-0003"}) == [
+        ("ZA-0001", False),
+        ("ZA-0003", True),
+        ("ZA-0004", False),  # no item (open_collection did not make one): marked too
+    ]
+
+
+def test_missing_stores_make_the_night_preliminary_with_one_follow_up_in_its_outbox() -> None:
+    comparison = logic.compare(MANIFEST, {"ZA-0001", "ZA-0004"})
+    current = Night(DAY, expected=4, expected_stores=MANIFEST.store_ids, version=3)
+
+    checked = logic.checked_night(current, MANIFEST, comparison, NOW)
+
+    assert checked is not None
+    assert (checked.status, checked.missing, checked.version) == (
+        "preliminary",
+        ("ZA-0002", "ZA-0003"),
+        4,
+    )
+    assert checked.notified_missing == ("ZA-0002", "ZA-0003")
+    ((entry_id, alert),) = checked.outbox.items()
+    assert entry_id == logic.alert_id(["ZA-0003", "ZA-0002"])
+    assert isinstance(alert, Alert)
+    assert alert.attributes == {
+        "tier": "important",
+        "kind": "missing_submissions",
+        "region": "all",
+    }
+    message = json.loads(alert.message)
+    assert message["missing_by_region"] == {"Gauteng": ["ZA-0003"], "Limpopo": ["ZA-0002"]}
+    assert message["summary"].splitlines() == [
+        "2 of 4 stores have not submitted their sales for 2026-11-27 (no completion marker "
+        "in landing).",
+        "Gauteng (1): ZA-0003",
+        "Limpopo (1): ZA-0002",
+    ]
+    assert logic.pending_alerts(checked) == {entry_id: alert}
+
+
+def test_the_same_or_a_smaller_missing_set_again_announces_nothing() -> None:
+    comparison = logic.compare(MANIFEST, {"ZA-0001", "ZA-0004"})
+    first = logic.checked_night(None, MANIFEST, comparison, NOW)
+    assert first is not None
+    sent = replace(first, outbox={})  # the follow-up went out
+
+    assert logic.checked_night(sent, MANIFEST, comparison, NOW) is None
+    smaller = logic.checked_night(
+        sent, MANIFEST, logic.compare(MANIFEST, {"ZA-0001", "ZA-0002", "ZA-0004"}), NOW
+    )
+    assert smaller is not None
+    assert (smaller.missing, smaller.outbox) == (("ZA-0003",), {})
+    assert smaller.notified_missing == ("ZA-0002", "ZA-0003")
+
+
+def test_a_newly_missing_store_announces_the_whole_set_again() -> None:
+    before = Night(DAY, status="preliminary", missing=("ZA-0002",), notified_missing=("ZA-0002",))
+    comparison = logic.compare(MANIFEST, {"ZA-0001", "ZA-0004"})
+    checked = logic.checked_night(before, MANIFEST, comparison, NOW)
+    assert checked is not None
+    (alert,) = checked.outbox.values()
+    assert isinstance(alert, Alert)
+    message = json.loads(alert.message)
+    assert message["newly_missing"] == ["ZA-0003"]
+    assert message["missing"] == 2
+
+
+def test_nothing_missing_keeps_the_night_collecting_and_a_final_night_is_left_alone() -> None:
+    everyone = logic.compare(MANIFEST, MANIFEST.store_ids)
+    created = logic.checked_night(None, MANIFEST, everyone, NOW)
+    assert created is not None
+    assert (created.status, created.outbox, created.version) == ("collecting", {}, 1)
+    assert created.expected_stores == MANIFEST.store_ids
+    final = Night(DAY, status="final", version=8)
+    assert logic.checked_night(final, MANIFEST, logic.compare(MANIFEST, []), NOW) is None
+
+
+def test_only_this_functions_outbox_entries_are_its_to_send() -> None:
+    alert = Alert("s", "m", {})
+    night = Night(DAY, outbox={"missing_submissions#ab": alert, "deadline#validation": alert})
+    assert list(logic.pending_alerts(night)) == ["missing_submissions#ab"]
+    assert logic.pending_alerts(None) == {}
+
+
+def test_the_subject_fits_sns() -> None:
+    big = ExpectedManifest(
+        DAY, tuple(ExpectedStore(f"ZA-{n:04d}", "Gauteng") for n in range(1, 2901))
+    )
+    alert = logic.missing_alert(logic.compare(big, []), big.regions(), big.store_ids)
+    assert len(alert.subject) <= 100
+    assert "2900 of 2900" in alert.subject
+
+
+def test_settings_refuse_a_batch_size_out_of_range_naming_it() -> None:
+    environment = {
+        "SUBMISSIONS_TABLE": "submissions",
+        "LANDING_BUCKET": "landing",
+        "RAW_BUCKET": "raw-zone",
+        "IMPORTANT_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:important",
+        "STORES_TIME_ZONE": "Africa/Johannesburg",
+    }
+    assert models.load_settings(environment).batch_size == 50
+    with pytest.raises(models.InvalidSettings, match="BATCH_SIZE='0'"):
+        models.load_settings(environment | {"BATCH_SIZE": "0"})
+    with pytest.raises(models.InvalidSettings, match="IMPORTANT_TOPIC_ARN='important'"):
+        models.load_settings(environment | {"IMPORTANT_TOPIC_ARN": "important"})
