@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--stores",
         metavar="ZA-0001,...",
-        help='only these stores: passed as "stores" in the input. The pipeline ignores it for '
-        "now and runs every store of the night",
+        help='collect only these stores again (a redrive of failed stores): passed as "stores" '
+        "in the input; the night's figures are still recomputed over every collected store",
     )
     backfill.add_argument(
         "--force", action="store_true", help="start a date even if its night is already final"

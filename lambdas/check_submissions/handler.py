@@ -7,7 +7,10 @@ nightly state machine before collection (its output names the batches to collect
 Input (JSON object; other fields are ignored):
     ``{"scheduled_time": "2026-11-27T22:00:00Z"}`` — the schedule's time (00:00 local belongs to
     the night of the day before: ``symphony.night.business_date_of``), or
-    ``{"business_date": "2026-11-27"}`` — explicit, wins over ``scheduled_time``.
+    ``{"business_date": "2026-11-27"}`` — explicit, wins over ``scheduled_time``;
+    optional ``"stores": ["ZA-0047", ...]`` (a redrive or a backfill of some stores): the batches
+    hold only those of them that submitted (everything else is checked as usual); null or
+    absent means every submitted store.
 
 Output:
     ``{"business_date": "2026-11-27", "expected": 2871, "submitted": 2869,
@@ -126,6 +129,7 @@ def _send_pending(business_date: date, saved: night.Night | None) -> int:
 @tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     business_date = night.business_date_of(event, settings.zone, settings.collection_opens)
+    only = logic.only_stores(event)
     manifest = adapters.read_manifest(settings.raw_bucket, night.manifest_key(business_date))
     if manifest is None:
         raise NightNotOpened(
@@ -143,7 +147,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     marked = adapters.mark_submitted(
         settings.submissions_table, business_date, to_mark, night.utc_iso(clock())
     )
-    batches = night.batches(business_date, comparison.submitted, settings.batch_size)
+    batches = night.batches(
+        business_date, logic.to_collect(comparison.submitted, only), settings.batch_size
+    )
     batches_key = night.batches_key(business_date)
     adapters.write_batches(settings.raw_bucket, batches_key, batches)
 

@@ -7,7 +7,8 @@ No AWS, no environment and no clock: the handler passes in what it read (and the
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from hashlib import sha256
@@ -16,6 +17,7 @@ from typing import Any, Final
 from symphony.night import (
     Alert,
     ExpectedManifest,
+    InvalidInput,
     Night,
     NightStatus,
     group_by_region,
@@ -181,3 +183,28 @@ def output(
         "batches_key": batches_key,
         "batches": batches,
     }
+
+
+def to_collect(submitted: Sequence[str], only: Sequence[str] | None) -> list[str]:
+    """The submitted stores to collect: all of them, or, for a redrive or a backfill of some
+    stores (``only``), those of them that are in ``only``."""
+    if not only:
+        return list(submitted)
+    wanted = set(only)
+    return [store for store in submitted if store in wanted]
+
+
+def only_stores(event: Mapping[str, Any]) -> list[str] | None:
+    """The input's ``stores`` (a list of store ids, or null/absent for every store);
+    InvalidInput naming the entry otherwise."""
+    stores = event.get("stores")
+    if stores is None:
+        return None
+    if not isinstance(stores, list):
+        raise InvalidInput("stores", "expected a list of store ids or null")
+    from symphony.contracts import STORE_ID_PATTERN  # only for a redrive: not at cold start
+
+    for index, store in enumerate(stores):
+        if not isinstance(store, str) or not re.fullmatch(STORE_ID_PATTERN, store):
+            raise InvalidInput(f"stores[{index}]", f"{store!r} is not a store id such as ZA-0047")
+    return list(stores)

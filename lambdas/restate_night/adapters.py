@@ -45,9 +45,8 @@ def start_restatement(machine_arn: str, name: str, business_date: date, store_id
         stepfunctions().start_execution(
             stateMachineArn=machine_arn,
             name=name,
-            input=json.dumps(
-                {"business_date": business_date.isoformat(), "restatement_for": store_id}
-            ),
+            # Only this store is collected again; the figures are recomputed over the night.
+            input=json.dumps({"business_date": business_date.isoformat(), "stores": [store_id]}),
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":

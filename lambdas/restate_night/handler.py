@@ -11,9 +11,10 @@ Output: ``{"business_date", "store_id", "verdict": "restate" | "ignore", "reason
 - Before the nightly run of the date has started (the night item in SUBMISSIONS_TABLE has no
   ``stages.night.started_at``) nothing is done: that run collects the store.
 - After it: the nightly state machine (NIGHTLY_SALES_ARN) is started with
-  ``{"business_date": D, "restatement_for": S}``, under a name derived from the marker object,
-  so a redelivered event cannot start a second run; the run collects every submitted store again
-  (idempotent), recomputes the figures and ends ``final`` when every expected store is in.
+  ``{"business_date": D, "stores": [S]}``, under a name derived from the marker object, so a
+  redelivered event cannot start a second run; the run collects that store only (the others are
+  in the raw zone already), recomputes the night's figures and ends ``final`` when every expected
+  store is in.
 - A malformed event raises ``InvalidEvent`` (Lambda retries, then the on-failure queue keeps it
   with the reason); transient AWS errors raise too.
 """

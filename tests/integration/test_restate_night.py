@@ -93,10 +93,7 @@ def test_a_late_marker_restates_the_night_once(handler: Any) -> None:
     # ExecutionAlreadyExists (closed): either way there is one run.
     assert again["verdict"] == "restate"
     (execution,) = _executions()
-    assert json.loads(execution["input"]) == {
-        "business_date": "2026-11-27",
-        "restatement_for": "ZA-0047",
-    }
+    assert json.loads(execution["input"]) == {"business_date": "2026-11-27", "stores": ["ZA-0047"]}
 
 
 def test_a_marker_before_the_run_starts_nothing(handler: Any) -> None:

@@ -189,6 +189,10 @@ def test_a_night_with_a_missing_and_a_broken_store_is_preliminary_then_restated_
     assert item["status"] == "final"
     assert item.get("failed_stores", {}) == {}
     assert len(item["collected"]) == STORES
+    # Each restatement collected only its own store again (the others were in raw already).
+    in_order = sorted(runs, key=lambda run: run["startDate"])
+    collected = [json.loads(run["input"]).get("stores") for run in in_order]
+    assert collected == [None, [LATE], [BROKEN]]
 
 
 def test_a_glue_job_failing_after_its_retry_is_caught_and_alerted_naming_the_stage(

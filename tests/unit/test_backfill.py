@@ -370,7 +370,7 @@ def test_help_says_the_pipeline_ignores_the_store_list(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         main(["backfill", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "The pipeline ignores it for now" in text
+    assert "a redrive of failed stores" in text
     assert "--force" in text
     assert "--dry-run" in text
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from symphony.night import Alert, ExpectedManifest, ExpectedStore, Night
+from symphony.night import Alert, ExpectedManifest, ExpectedStore, InvalidInput, Night
 from tests.lambdas import load_lambda_module
 
 logic = load_lambda_module("check_submissions", "logic")
@@ -144,3 +144,24 @@ def test_settings_refuse_a_batch_size_out_of_range_naming_it() -> None:
         models.load_settings(environment | {"BATCH_SIZE": "0"})
     with pytest.raises(models.InvalidSettings, match="IMPORTANT_TOPIC_ARN='important'"):
         models.load_settings(environment | {"IMPORTANT_TOPIC_ARN": "important"})
+
+
+def test_a_redrive_collects_only_the_stores_it_names_that_submitted() -> None:
+    submitted = ["ZA-0001", "ZA-0002", "ZA-0003"]
+    assert logic.to_collect(submitted, None) == submitted
+    assert logic.to_collect(submitted, []) == submitted
+    assert logic.to_collect(submitted, ["ZA-0003", "ZA-0009"]) == ["ZA-0003"]
+
+
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        ({"stores": "ZA-0001"}, "stores: expected a list"),
+        ({"stores": ["ZA-0001", "ZA47"]}, r"stores\[1\]: 'ZA47' is not a store id"),
+        ({"stores": [7]}, r"stores\[0\]"),
+    ],
+)
+def test_a_bad_store_list_is_refused_naming_the_entry(event: dict, named: str) -> None:
+    with pytest.raises(InvalidInput, match=named):
+        logic.only_stores(event)
+    assert logic.only_stores({"business_date": "2026-11-27"}) is None
