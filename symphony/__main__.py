@@ -1,6 +1,7 @@
 """``python -m symphony``: the operator's commands. ``generate`` writes one synthetic business day
 of the whole chain; ``schemas`` writes (or checks) the Spark schemas derived from the contracts;
-``backfill`` starts the nightly pipeline for a range of business dates."""
+``backfill`` starts the nightly pipeline for a range of business dates; ``redrive`` moves a
+dead-letter queue's messages back to their queue."""
 
 from __future__ import annotations
 
@@ -202,6 +203,41 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--dry-run", action="store_true", help="show what would be started; start nothing"
     )
+
+    redrive = commands.add_parser(
+        "redrive",
+        help="move a dead-letter queue's messages back to the queue they came from",
+        description="Move the messages of a dead-letter queue back to its source queue (the "
+        "queue whose RedrivePolicy names it): received, sent to the source (attributes, and "
+        "FIFO group ids, kept), then deleted, ten at a time.",
+        epilog=REDRIVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    redrive.add_argument(
+        "--queue",
+        required=True,
+        metavar="NAME",
+        help="the DLQ: a queue name, URL or ARN, or a unique part of the name of one of the "
+        "environment's queues (Symphony-<env>-*)",
+    )
+    redrive.add_argument(
+        "--max",
+        dest="limit",
+        type=_whole_number(1, 10**9),
+        metavar="N",
+        help="move at most N messages (default: all visible at the start)",
+    )
+    redrive.add_argument(
+        "--env",
+        default="dev",
+        help="environment (a file of stacks/environments; default dev)",
+    )
+    redrive.add_argument(
+        "--region", help="AWS region (default: the environment's region, else AWS's default)"
+    )
+    redrive.add_argument(
+        "--dry-run", action="store_true", help="count and show what would move; move nothing"
+    )
     return parser
 
 
@@ -224,6 +260,24 @@ needs: cloudformation:ListStackResources on the Data stack; states:ListStateMach
 ListExecutions, DescribeExecution, StartExecution; dynamodb:BatchGetItem on the table.
 
 example: python -m symphony backfill --from 2026-11-23 --to 2026-11-29 --env dev --dry-run
+"""
+
+
+REDRIVE_EPILOG = """\
+A DLQ that no queue's RedrivePolicy names (a Lambda's or an event source mapping's on-failure
+destination, a rule's DLQ) is refused: its messages are records about failures, which must be
+replayed to their target by other means; the refusal says what they look like.
+
+At most the messages visible at the start are moved (fewer with --max); a message is deleted from
+the DLQ only after the source accepted it. Progress per batch goes to stderr, the summary
+"moved N of M messages from DLQ to SOURCE" to stdout.
+
+exit status: 0 done; 1 AWS refused a call (what moved stays moved: run it again for the rest);
+2 bad arguments, an unknown or ambiguous --queue, or a DLQ without a source queue.
+needs: sqs:ListQueues, ListDeadLetterSourceQueues, GetQueueAttributes, ReceiveMessage,
+DeleteMessage and ChangeMessageVisibility on the DLQ; sqs:SendMessage on the source.
+
+example: python -m symphony redrive --queue SalesDLQ --env dev --dry-run
 """
 
 
@@ -375,12 +429,31 @@ def _backfill(args: argparse.Namespace) -> int:
         return 1
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    from symphony.backfill import AwsProblem, BackfillError, load_environment
+    from symphony.redrive import AwsRedrive, RedriveError, parse_request, run
+
+    prefix = "python -m symphony redrive"
+    try:
+        request = parse_request(queue=args.queue, dry_run=args.dry_run, limit=args.limit)
+        environment = load_environment(args.env)
+        return run(request, AwsRedrive.connect(environment, args.region), sys.stdout, sys.stderr)
+    except (BackfillError, RedriveError) as error:
+        print(f"{prefix}: error: {error}", file=sys.stderr)
+        return 2
+    except AwsProblem as error:
+        print(f"{prefix}: error: {error}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "generate":
         return _generate(args)
     if args.command == "backfill":
         return _backfill(args)
+    if args.command == "redrive":
+        return _redrive(args)
     return _schemas(args)
 
 
