@@ -363,6 +363,41 @@ class Alerting(_Frozen):
         return tuple(getattr(self, tier))
 
 
+class Monitoring(_Frozen):
+    """The alarms' thresholds and the morning's dead-man check (see README, "Monitoring")."""
+
+    night_done_check: ClockTime = Field(
+        description="the night's nightly_sales must have succeeded by then (stores' local time)"
+    )
+    inventory_updates_max_age_minutes: int = Field(
+        ge=1, le=24 * 60, description="service level: oldest inventory update waiting"
+    )
+    purchase_orders_max_age_minutes: int = Field(
+        ge=1, le=14 * 24 * 60, description="service level: oldest purchase order waiting"
+    )
+    maintenance_tickets_max_age_minutes: int = Field(
+        ge=1, le=14 * 24 * 60, description="service level: oldest maintenance ticket waiting"
+    )
+    fraud_iterator_age_seconds: int = Field(
+        ge=1, le=7 * 24 * 3600, description="detect_fraud behind the POS stream by more alarms"
+    )
+    function_throttles: int = Field(
+        ge=0, description="throttled invocations of one function in 5 minutes above this alarm"
+    )
+    stream_write_throttled_records: int = Field(
+        ge=0, description="POS records refused by Kinesis in 5 minutes above this alarm"
+    )
+    failed_map_batches: int = Field(
+        ge=0, description="failed Distributed Map batches (child executions) in a night above this"
+    )
+    rule_failed_invocations: int = Field(
+        ge=0, description="EventBridge rule target invocations failed in 5 minutes above this"
+    )
+    schedule_target_errors: int = Field(
+        ge=0, description="Scheduler target errors or dropped invocations in 5 minutes above this"
+    )
+
+
 class EnvironmentConfig(_Frozen):
     """One deployment of Symphony: every value a stack, the simulator or the CLI may need."""
 
@@ -382,6 +417,7 @@ class EnvironmentConfig(_Frozen):
     planning: Planning
     retention: Retention
     alerting: Alerting
+    monitoring: Monitoring
 
     @model_validator(mode="after")
     def _night_in_order(self) -> EnvironmentConfig:

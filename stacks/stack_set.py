@@ -6,7 +6,7 @@ A plain construct directly under the app (not a ``cdk.Stage``), so its stacks ar
 
 from __future__ import annotations
 
-from aws_cdk import Environment, RemovalPolicy, Tags
+from aws_cdk import Duration, Environment, RemovalPolicy, Tags
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
@@ -14,6 +14,7 @@ from stacks.analytics_stack import AnalyticsStack
 from stacks.config import EnvironmentConfig
 from stacks.data_stack import DataStack
 from stacks.ingestion_stack import IngestionStack
+from stacks.monitoring_stack import MonitoringStack, WorkQueue, handlers_of, rules_of
 from stacks.night_stack import NightStack
 from stacks.planning_stack import PlanningStack
 from stacks.realtime_stack import RealtimeStack
@@ -164,6 +165,65 @@ class SymphonyStacks(Construct):
             removal_policy=removal_policy,
             description=f"Symphony {config.name}: month-end close and the weekly seasonal "
             "inventory adjustment",
+        )
+
+        home_stacks = (
+            self.data,
+            self.alerting,
+            self.ingestion,
+            self.realtime,
+            self.analytics,
+            self.night,
+            self.planning,
+        )
+        self.monitoring = MonitoringStack(
+            self,
+            "Monitoring",
+            env=environment,
+            stack_name=f"{construct_id}-Monitoring",
+            environment_name=config.name,
+            handlers=handlers_of(home_stacks),
+            stream_consumer="DetectFraud",
+            work_queues={
+                name: WorkQueue(
+                    queue=work.queue,
+                    dead_letters=work.dead_letters.queue,
+                    max_age=Duration.minutes(minutes),
+                )
+                for name, work, minutes in (
+                    (
+                        "InventoryUpdates",
+                        self.realtime.inventory_updates,
+                        config.monitoring.inventory_updates_max_age_minutes,
+                    ),
+                    (
+                        "PurchaseOrders",
+                        self.realtime.purchasing,
+                        config.monitoring.purchase_orders_max_age_minutes,
+                    ),
+                    (
+                        "MaintenanceTickets",
+                        self.realtime.maintenance_tickets,
+                        config.monitoring.maintenance_tickets_max_age_minutes,
+                    ),
+                )
+            },
+            pos_stream=self.data.pos.stream,
+            nightly_sales=self.night.nightly_sales.state_machine,
+            nightly_sales_name=f"symphony-{config.name}-nightly-sales",
+            rules=rules_of(home_stacks),
+            schedule_group=self.alerting.schedule_group,
+            submissions_table=self.data.tables["submissions"],
+            idempotency_table=self.data.tables["idempotency"],
+            critical_topic=self.alerting.alerts.topic("critical"),
+            important_topic=self.alerting.alerts.topic("important"),
+            thresholds=config.monitoring,
+            stores_time_zone=config.stores.time_zone,
+            collection_opens=config.timetable.collection_opens,
+            log_days=config.retention.log_days,
+            removal_policy=removal_policy,
+            description=f"Symphony {config.name}: alarms, the morning's dead-man check of the "
+            "night and the operations dashboard",
         )
 
         assert config.region is not None, "EnvironmentConfig requires region with cold_chain"

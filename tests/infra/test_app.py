@@ -27,6 +27,7 @@ def test_stacks_are_named_for_their_environment(
                 "Analytics",
                 "Data",
                 "Ingestion",
+                "Monitoring",
                 "Night",
                 "Planning",
                 "Realtime",

@@ -62,6 +62,7 @@ def test_cdk_synth_succeeds_offline_with_validation_on(tmp_path: Path) -> None:
             "Analytics",
             "Data",
             "Ingestion",
+            "Monitoring",
             "Night",
             "Planning",
             "Realtime",

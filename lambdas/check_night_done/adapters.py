@@ -1,0 +1,81 @@
+"""AWS calls of check_night_done. Clients are made on first use and can be replaced in tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any, Final, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from symphony.night import Alert, Night, night_key
+
+_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
+CLAIM_KEPT: Final = timedelta(days=30)
+
+ClaimState = Literal["claimed", "pending", "sent"]
+
+
+@cache
+def dynamodb() -> Any:
+    return boto3.resource("dynamodb", config=_CONFIG)
+
+
+@cache
+def sns() -> Any:
+    return boto3.client("sns", config=_CONFIG)
+
+
+def read_night(table_name: str, business_date: date) -> Night | None:
+    item = (
+        dynamodb()
+        .Table(table_name)
+        .get_item(Key=night_key(business_date), ConsistentRead=True)
+        .get("Item")
+    )
+    return None if item is None else Night.from_item(item)
+
+
+def claim(table_name: str, claim_id: str, now: datetime) -> ClaimState:
+    """Claim the night's alert: ``claimed`` (ours to send), ``pending`` (claimed earlier, its
+    sending not confirmed: send again) or ``sent`` (nothing to do)."""
+    table = dynamodb().Table(table_name)
+    try:
+        table.put_item(
+            Item={
+                "id": claim_id,
+                "status": "pending",
+                "claimed_at": now.isoformat(),
+                "expiration": int((now + CLAIM_KEPT).timestamp()),
+            },
+            ConditionExpression="attribute_not_exists(id)",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        item = table.get_item(Key={"id": claim_id}, ConsistentRead=True).get("Item") or {}
+        return "sent" if item.get("status") == "sent" else "pending"
+    return "claimed"
+
+
+def mark_sent(table_name: str, claim_id: str, now: datetime) -> None:
+    dynamodb().Table(table_name).update_item(
+        Key={"id": claim_id},
+        UpdateExpression="SET #status = :sent, sent_at = :now",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":sent": "sent", ":now": now.isoformat()},
+    )
+
+
+def publish(topic_arn: str, alert: Alert) -> None:
+    sns().publish(
+        TopicArn=topic_arn,
+        Subject=alert.subject,
+        Message=alert.message,
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in alert.attributes.items()
+        },
+    )
