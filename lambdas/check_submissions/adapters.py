@@ -13,6 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from symphony import night_table
 from symphony.contracts import InvalidLandingKey, parse_landing_key
 from symphony.night import (
     NIGHT_ITEM,
@@ -21,12 +22,9 @@ from symphony.night import (
     ExpectedManifest,
     Night,
     landing_prefix,
-    night_key,
-    night_put_request,
-    night_update_request,
-    outbox_clear_request,
     store_key,
 )
+from symphony.night_table import error_code
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
 LIST_PAGE_SIZE: Final = 1000
@@ -50,10 +48,6 @@ def sns() -> Any:
     return boto3.client("sns", config=_CONFIG)
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 # --- S3 ------------------------------------------------------------------------------------------
 
 
@@ -61,7 +55,7 @@ def read_manifest(bucket: str, key: str) -> ExpectedManifest | None:
     try:
         body = s3().get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if _error_code(error) in ("NoSuchKey", "404"):
+        if error_code(error) in ("NoSuchKey", "404"):
             return None
         raise
     return ExpectedManifest.from_json(body)
@@ -145,7 +139,7 @@ def mark_submitted(
                 },
             )
         except ClientError as error:
-            if _error_code(error) == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 return 0
             raise
         return 1
@@ -157,51 +151,22 @@ def mark_submitted(
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    item = (
-        dynamodb()
-        .Table(table_name)
-        .get_item(Key=night_key(business_date), ConsistentRead=True)
-        .get("Item")
-    )
-    return None if item is None else Night.from_item(item)
+    return night_table.read_night(dynamodb().Table(table_name), business_date)
 
 
 def save_night(
     table_name: str, night: Night, fields: Sequence[str], expected_version: int | None
 ) -> bool:
-    """Create the night's item (``expected_version`` None) or write ``fields`` of it if its
-    version is still ``expected_version``; ``False`` when another writer got there first."""
-    table = dynamodb().Table(table_name)
-    try:
-        if expected_version is None:
-            table.put_item(**night_put_request(night))
-        else:
-            table.update_item(**night_update_request(night, fields, expected_version))
-    except ClientError as error:
-        if _error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    """:func:`symphony.night_table.save_night` on ``table_name``."""
+    return night_table.save_night(dynamodb().Table(table_name), night, fields, expected_version)
 
 
 def clear_outbox(table_name: str, business_date: date, entry_id: str) -> None:
-    try:
-        dynamodb().Table(table_name).update_item(**outbox_clear_request(business_date, entry_id))
-    except ClientError as error:
-        if _error_code(error) != "ConditionalCheckFailedException":
-            raise
+    night_table.clear_outbox(dynamodb().Table(table_name), business_date, entry_id)
 
 
 # --- SNS -----------------------------------------------------------------------------------------
 
 
 def publish(topic_arn: str, alert: Alert) -> None:
-    sns().publish(
-        TopicArn=topic_arn,
-        Subject=alert.subject,
-        Message=alert.message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in alert.attributes.items()
-        },
-    )
+    night_table.publish_alert(sns(), topic_arn, alert)

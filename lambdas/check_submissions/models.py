@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import time
-from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 import symphony.settings
 from symphony import night
+from symphony.night_settings import NightClock
 from symphony.settings import InvalidSettings as InvalidSettings
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Settings(NightClock):
+    """Read once at start-up from the function's environment (and, from :class:`NightClock`,
+    ``STORES_TIME_ZONE`` and ``COLLECTION_OPENS``)."""
 
     submissions_table: str = Field(alias="SUBMISSIONS_TABLE", min_length=1)
     """(``business_date``, ``store_id``): the night's item and one item per store."""
@@ -30,27 +30,6 @@ class Settings(BaseModel):
         alias="BATCH_SIZE", default=night.DEFAULT_BATCH_SIZE, ge=1, le=night.MAX_BATCH_SIZE
     )
     """Stores per batch of ``batches.json`` (one collect_stores invocation each)."""
-    stores_time_zone: str = Field(alias="STORES_TIME_ZONE")
-    collection_opens: time = Field(alias="COLLECTION_OPENS", default=time(23, 0))
-    """Local ``HH:MM``: a scheduled time from then to midnight is that date's night."""
-
-    @field_validator("stores_time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        night.time_zone(value)
-        return value
-
-    @field_validator("collection_opens", mode="before")
-    @classmethod
-    def _clock_time(cls, value: object) -> time:
-        opens = value if isinstance(value, time) else night.clock_time(str(value))
-        if opens <= night.NIGHT_ENDS:
-            raise ValueError(f"expected a time after {night.NIGHT_ENDS:%H:%M} (the night's end)")
-        return opens
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return night.time_zone(self.stores_time_zone)
 
 
 def load_settings(environment: Mapping[str, str]) -> Settings:

@@ -20,8 +20,6 @@ retries with backoff; a malformed request fails at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any, Final
 
@@ -30,24 +28,14 @@ import logic
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 from models import CheckRequest, PlanRequest, TotalsRequest, load_settings, request_of
 
+from symphony import transient
 from symphony.tracing import LazyTracer
+from symphony.transient import Transient as Transient
+from symphony.transient import transient_errors
 
-TRANSIENT_CODES: Final = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalServerError",
-    }
-)
+TRANSIENT_CODES: Final = transient.TRANSIENT_CODES | {"ThrottledException"}
 
 logger = Logger()
 metrics = Metrics()
@@ -55,23 +43,6 @@ tracing = LazyTracer()
 settings = load_settings(os.environ)
 reports = adapters.ReportCache(settings.reports_bucket)
 store_master = adapters.StoreMaster(settings.reference_table, settings.store_master_cache_seconds)
-
-
-class Transient(RuntimeError):
-    """An AWS call failed in a way a later attempt may not: the machine retries the step."""
-
-
-@contextmanager
-def _transient_errors() -> Iterator[None]:
-    try:
-        yield
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in TRANSIENT_CODES:
-            raise Transient(f"{code}: {error}") from error
-        raise
-    except BotoCoreError as error:  # connection and read timeouts, endpoint errors
-        raise Transient(f"{type(error).__name__}: {error}") from error
 
 
 def plan(request: PlanRequest) -> dict[str, Any]:
@@ -159,7 +130,7 @@ def totals(request: TotalsRequest) -> dict[str, Any]:
 @tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = request_of(event)
-    with _transient_errors():
+    with transient_errors(TRANSIENT_CODES):
         if isinstance(request, PlanRequest):
             return plan(request)
         if isinstance(request, CheckRequest):

@@ -11,14 +11,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from symphony.night import (
-    NIGHT_ITEM,
-    ExpectedManifest,
-    Night,
-    night_key,
-    night_put_request,
-    night_update_request,
-)
+from symphony import night_table
+from symphony.night import NIGHT_ITEM, ExpectedManifest, Night
+from symphony.night_table import error_code
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 TRANSACTION_ITEMS: Final = 100
@@ -33,10 +28,6 @@ def dynamodb() -> Any:
 @cache
 def s3() -> Any:
     return boto3.client("s3", config=_CONFIG)
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 # --- the store master ----------------------------------------------------------------------------
@@ -68,7 +59,7 @@ def read_manifest(bucket: str, key: str) -> ExpectedManifest | None:
     try:
         body = s3().get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if _error_code(error) in ("NoSuchKey", "404"):
+        if error_code(error) in ("NoSuchKey", "404"):
             return None
         raise
     return ExpectedManifest.from_json(body)
@@ -124,7 +115,7 @@ def create_store_items(table_name: str, items: Sequence[dict[str, Any]]) -> int:
             created += len(chunk)
             continue
         except ClientError as error:
-            if _error_code(error) != "TransactionCanceledException":
+            if error_code(error) != "TransactionCanceledException":
                 raise
         table = dynamodb().Table(table_name)
         for item in chunk:
@@ -132,34 +123,17 @@ def create_store_items(table_name: str, items: Sequence[dict[str, Any]]) -> int:
                 table.put_item(Item=item, ConditionExpression="attribute_not_exists(store_id)")
                 created += 1
             except ClientError as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
+                if error_code(error) != "ConditionalCheckFailedException":
                     raise
     return created
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    item = (
-        dynamodb()
-        .Table(table_name)
-        .get_item(Key=night_key(business_date), ConsistentRead=True)
-        .get("Item")
-    )
-    return None if item is None else Night.from_item(item)
+    return night_table.read_night(dynamodb().Table(table_name), business_date)
 
 
 def save_night(
     table_name: str, night: Night, fields: Sequence[str], expected_version: int | None
 ) -> bool:
-    """Create the night's item (``expected_version`` None) or write ``fields`` of it if its
-    version is still ``expected_version``; ``False`` when another writer got there first."""
-    table = dynamodb().Table(table_name)
-    try:
-        if expected_version is None:
-            table.put_item(**night_put_request(night))
-        else:
-            table.update_item(**night_update_request(night, fields, expected_version))
-    except ClientError as error:
-        if _error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    """:func:`symphony.night_table.save_night` on ``table_name``."""
+    return night_table.save_night(dynamodb().Table(table_name), night, fields, expected_version)

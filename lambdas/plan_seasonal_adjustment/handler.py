@@ -23,16 +23,13 @@ fails at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any
 
 import adapters
 import logic
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 from models import (
     ApplyRequest,
     OutlookRequest,
@@ -47,42 +44,14 @@ from models import (
 from symphony.contracts import ContractViolation, decode
 from symphony.seasonal import decision_key, factor_key
 from symphony.tracing import LazyTracer
+from symphony.transient import Transient as Transient
+from symphony.transient import transient_errors
 from symphony.weather import WeatherOutlook, outlook_key
-
-TRANSIENT_CODES: Final = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalServerError",
-    }
-)
 
 logger = Logger()
 metrics = Metrics()
 tracing = LazyTracer()
 settings = load_settings(os.environ)
-
-
-class Transient(RuntimeError):
-    """An AWS call failed in a way a later attempt may not: the machine retries the step."""
-
-
-@contextmanager
-def _transient_errors() -> Iterator[None]:
-    try:
-        yield
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in TRANSIENT_CODES:
-            raise Transient(f"{code}: {error}") from error
-        raise
-    except BotoCoreError as error:
-        raise Transient(f"{type(error).__name__}: {error}") from error
 
 
 def week(request: WeekRequest) -> dict[str, Any]:
@@ -204,7 +173,7 @@ def record(request: RecordRequest) -> dict[str, Any]:
 @tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = request_of(event)
-    with _transient_errors():
+    with transient_errors():
         if isinstance(request, WeekRequest):
             return week(request)
         if isinstance(request, OutlookRequest):

@@ -9,17 +9,9 @@ from typing import Any, Final
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from symphony.night import (
-    Alert,
-    Event,
-    Night,
-    night_key,
-    night_put_request,
-    night_update_request,
-    outbox_clear_request,
-)
+from symphony import night_table
+from symphony.night import Alert, Event, Night
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -39,56 +31,23 @@ def events() -> Any:
     return boto3.client("events", config=_CONFIG)
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def read_night(table_name: str, business_date: date) -> Night | None:
-    item = (
-        dynamodb()
-        .Table(table_name)
-        .get_item(Key=night_key(business_date), ConsistentRead=True)
-        .get("Item")
-    )
-    return None if item is None else Night.from_item(item)
+    return night_table.read_night(dynamodb().Table(table_name), business_date)
 
 
 def save_night(
     table_name: str, night: Night, fields: Sequence[str], expected_version: int | None
 ) -> bool:
-    """Create the night's item (``expected_version`` None) or write ``fields`` of it if its
-    version is still ``expected_version``; ``False`` when another writer got there first."""
-    table = dynamodb().Table(table_name)
-    try:
-        if expected_version is None:
-            table.put_item(**night_put_request(night))
-        else:
-            table.update_item(**night_update_request(night, fields, expected_version))
-    except ClientError as error:
-        if _error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    """:func:`symphony.night_table.save_night` on ``table_name``."""
+    return night_table.save_night(dynamodb().Table(table_name), night, fields, expected_version)
 
 
 def clear_outbox(table_name: str, business_date: date, entry_id: str) -> None:
-    try:
-        dynamodb().Table(table_name).update_item(**outbox_clear_request(business_date, entry_id))
-    except ClientError as error:
-        if _error_code(error) != "ConditionalCheckFailedException":
-            raise
+    night_table.clear_outbox(dynamodb().Table(table_name), business_date, entry_id)
 
 
 def publish(topic_arn: str, alert: Alert) -> None:
-    sns().publish(
-        TopicArn=topic_arn,
-        Subject=alert.subject,
-        Message=alert.message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in alert.attributes.items()
-        },
-    )
+    night_table.publish_alert(sns(), topic_arn, alert)
 
 
 class EventNotAccepted(RuntimeError):

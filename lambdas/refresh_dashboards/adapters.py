@@ -12,7 +12,8 @@ import boto3
 import logic
 from botocore.config import Config
 
-from symphony.night import NIGHT_ITEM, Night, night_key
+from symphony import night_table
+from symphony.night import NIGHT_ITEM, Night
 
 WORKERS: Final = 16
 """Dashboard files written at once (one S3 PutObject each)."""
@@ -48,13 +49,7 @@ def totals_files(bucket: str, prefix: str) -> Iterator[tuple[str, bytes]]:
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    item = (
-        dynamodb()
-        .Table(table_name)
-        .get_item(Key=night_key(business_date), ConsistentRead=True)
-        .get("Item")
-    )
-    return None if item is None else Night.from_item(item)
+    return night_table.read_night(dynamodb().Table(table_name), business_date)
 
 
 def submissions(table_name: str, business_date: date) -> dict[str, logic.Submission]:

@@ -20,6 +20,7 @@ from moto import mock_aws
 from symphony.generator import GenerateOptions, generate
 from symphony.night import InvalidInput
 from symphony.reference import Store
+from tests.aws import create_buckets, create_queue, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 TOPIC_ARN = "arn:aws:sns:af-south-1:123456789012:important"
@@ -145,38 +146,15 @@ class World:
         return list(json.loads(body.read()))
 
 
-def _table(name: str, partition: str, sort: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": sort, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": partition, "AttributeType": "S"},
-            {"AttributeName": sort, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch, days: dict[str, Day]) -> Iterator[Callable[..., World]]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        _table("submissions", "business_date", "store_id")
-        _table("reference", "kind", "id")
-        s3 = boto3.client("s3")
-        for bucket in ("landing-zone", "raw-zone"):
-            s3.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-            )
-        sqs = boto3.client("sqs")
-        notices_url = sqs.create_queue(QueueName="important-notices")["QueueUrl"]
-        notices_arn = sqs.get_queue_attributes(QueueUrl=notices_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        create_table("submissions", "business_date", "store_id")
+        create_table("reference", "kind", "id")
+        create_buckets("landing-zone", "raw-zone")
+        notices_url, notices_arn = create_queue("important-notices")
         sns = boto3.client("sns")
         assert sns.create_topic(Name="important")["TopicArn"] == TOPIC_ARN
         sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=notices_arn)

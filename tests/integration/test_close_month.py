@@ -18,6 +18,7 @@ from moto import mock_aws
 from pydantic import ValidationError
 
 from symphony.business_days import south_african_calendar
+from tests.aws import create_buckets, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 from tests.planning_data import STORES, month_of_reports, vat_summary_csv
 
@@ -71,21 +72,8 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        boto3.client("s3").create_bucket(
-            Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-        )
-        boto3.client("dynamodb").create_table(
-            TableName="reference",
-            KeySchema=[
-                {"AttributeName": "kind", "KeyType": "HASH"},
-                {"AttributeName": "id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "kind", "AttributeType": "S"},
-                {"AttributeName": "id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_buckets("reports")
+        create_table("reference", "kind", "id")
         table = boto3.resource("dynamodb").Table("reference")
         for store in STORES:
             table.put_item(

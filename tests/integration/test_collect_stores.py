@@ -21,6 +21,7 @@ from moto import mock_aws
 from symphony.generator import GenerateOptions, generate
 from symphony.night import InvalidInput
 from symphony.reference import Store
+from tests.aws import create_buckets, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 ENVIRONMENT = {
@@ -105,33 +106,15 @@ def _short(error: str) -> str:
     return error if len(error) <= 100 else error[:97] + "..."
 
 
-def _table(name: str, partition: str, sort: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": sort, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": partition, "AttributeType": "S"},
-            {"AttributeName": sort, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch, day: Day) -> Iterator[Callable[..., World]]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        _table("submissions", "business_date", "store_id")
-        _table("reference", "kind", "id")
+        create_table("submissions", "business_date", "store_id")
+        create_table("reference", "kind", "id")
         s3 = boto3.client("s3")
-        for bucket in ("landing-zone", "raw-zone"):
-            s3.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-            )
+        create_buckets("landing-zone", "raw-zone")
         s3.put_bucket_versioning(
             Bucket="landing-zone", VersioningConfiguration={"Status": "Enabled"}
         )

@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from symphony.night import InvalidInput
 from symphony.reference import Store
+from tests.aws import create_buckets, create_queue, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 ENVIRONMENT = {
@@ -126,16 +127,6 @@ class World:
         return None if item is None else dict(item)
 
 
-def _table(client: Any, name: str, *keys: str) -> None:
-    kinds = ("HASH", "RANGE")
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": k, "KeyType": kinds[i]} for i, k in enumerate(keys)],
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def _store(store_id: str, region: str) -> Store:
     return Store(
         store_id=store_id,
@@ -155,14 +146,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        client = boto3.client("dynamodb")
-        _table(client, "prices", "sku", "store_id")
-        _table(client, "reference", "kind", "id")
-        _table(client, "idempotency", "id")
+        create_table("prices", "sku", "store_id")
+        create_table("reference", "kind", "id")
+        create_table("idempotency", "id")
         s3 = boto3.client("s3")
-        s3.create_bucket(
-            Bucket="reports-zone", CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-        )
+        create_buckets("reports-zone")
         dynamodb = boto3.resource("dynamodb")
         with dynamodb.Table("reference").batch_writer() as batch:
             for store_id, region in STORES.items():
@@ -170,10 +158,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
                 batch.put_item(Item={"kind": "store", "id": store_id, "record": record})
             batch.put_item(Item={"kind": "store", "id": "ZA-9999", "record": "{not json"})
         sqs = boto3.client("sqs")
-        queue_url = sqs.create_queue(QueueName="prices-published")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        queue_url, queue_arn = create_queue("prices-published")
         bridge = boto3.client("events")
         bridge.create_event_bus(Name="retail")
         bridge.put_rule(

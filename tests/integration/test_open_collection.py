@@ -17,6 +17,7 @@ from moto import mock_aws
 from symphony.generator import GenerateOptions, generate
 from symphony.night import InvalidInput
 from symphony.reference import Store
+from tests.aws import create_buckets, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 ENVIRONMENT = {
@@ -45,21 +46,6 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"stores": stores, "summary": written.summary}
 
 
-def _table(name: str, partition: str, sort: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": sort, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": partition, "AttributeType": "S"},
-            {"AttributeName": sort, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def _load_store_master(lines: list[bytes]) -> None:
     """As load_reference writes it: kind "store", id, record (the Store's JSON)."""
     with boto3.resource("dynamodb").Table("reference").batch_writer() as batch:
@@ -73,11 +59,9 @@ def handler(monkeypatch: pytest.MonkeyPatch, day: dict[str, Any]) -> Iterator[Mo
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        _table("submissions", "business_date", "store_id")
-        _table("reference", "kind", "id")
-        boto3.client("s3").create_bucket(
-            Bucket="raw-zone", CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-        )
+        create_table("submissions", "business_date", "store_id")
+        create_table("reference", "kind", "id")
+        create_buckets("raw-zone")
         _load_store_master(day["stores"])
         yield load_lambda_module("open_collection", environment=ENVIRONMENT)
 

@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from symphony.weather import outlook_key, synthetic_outlook
+from tests.aws import create_buckets, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 from tests.planning_data import PRODUCTS, REGIONS, STORES, demand_items
 
@@ -76,33 +77,14 @@ class Harness:
         return self.call({"step": "recommend", "week": WEEK, "outlook": outlook, "sales": sales})
 
 
-def _table(name: str, partition: str, sort: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": sort, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": partition, "AttributeType": "S"},
-            {"AttributeName": sort, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
 def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        s3 = boto3.client("s3")
-        for bucket in ("reference-zone", "reports"):
-            s3.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-            )
-        _table("inventory", "store_id", "sku")
-        _table("reference", "kind", "id")
+        create_buckets("reference-zone", "reports")
+        create_table("inventory", "store_id", "sku")
+        create_table("reference", "kind", "id")
         reference = boto3.resource("dynamodb").Table("reference")
         for store in STORES:
             reference.put_item(

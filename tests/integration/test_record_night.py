@@ -19,6 +19,7 @@ from moto import mock_aws
 from symphony.generator import GenerateOptions, generate
 from symphony.night import InvalidInput
 from symphony.reference import Store
+from tests.aws import create_buckets, create_queue, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 TOPIC_ARN = "arn:aws:sns:af-south-1:123456789012:important"
@@ -90,44 +91,16 @@ class World:
         return dict(item)
 
 
-def _table(name: str, partition: str, sort: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": sort, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": partition, "AttributeType": "S"},
-            {"AttributeName": sort, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
-def _queue(name: str) -> tuple[str, str]:
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return url, arn
-
-
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        _table("submissions", "business_date", "store_id")
-        _table("reference", "kind", "id")
-        s3 = boto3.client("s3")
-        for bucket in ("landing-zone", "raw-zone"):
-            s3.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-            )
-        events_url, events_arn = _queue("night-events")
-        alerts_url, alerts_arn = _queue("important-alerts")
+        create_table("submissions", "business_date", "store_id")
+        create_table("reference", "kind", "id")
+        create_buckets("landing-zone", "raw-zone")
+        events_url, events_arn = create_queue("night-events")
+        alerts_url, alerts_arn = create_queue("important-alerts")
         bus = boto3.client("events")
         bus.create_event_bus(Name="retail")
         bus.put_rule(

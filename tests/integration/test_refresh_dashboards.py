@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from symphony.night import InvalidInput, Night
+from tests.aws import create_buckets, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 ENVIRONMENT = {
@@ -133,22 +134,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         s3 = boto3.client("s3")
-        for bucket in ("curated-zone", "reports-zone"):
-            s3.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "af-south-1"}
-            )
-        boto3.client("dynamodb").create_table(
-            TableName="submissions",
-            KeySchema=[
-                {"AttributeName": "business_date", "KeyType": "HASH"},
-                {"AttributeName": "store_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "business_date", "AttributeType": "S"},
-                {"AttributeName": "store_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_buckets("curated-zone", "reports-zone")
+        create_table("submissions", "business_date", "store_id")
         handler = load_lambda_module("refresh_dashboards", environment=ENVIRONMENT)
         built = World(handler, s3, boto3.resource("dynamodb"))
         _write_totals(built)
