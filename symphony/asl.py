@@ -10,7 +10,9 @@ what both sides and the tests agree on:
   that neither ends nor moves on is an error; every ``Task`` has ``Retry`` and ``Catch``; every
   ``Map`` has a tolerated-failure setting (a Distributed Map's ``ToleratedFailurePercentage`` or
   ``...Count``, or its ``...Path`` form); ``Parallel`` branches and ``Map`` processors are
-  checked the same way, each as a level of its own.
+  checked the same way, each as a level of its own; the definition has a top-level
+  ``TimeoutSeconds`` (``AslStateMachine`` fills ``${ExecutionTimeoutSeconds}`` from its
+  ``timeout``: CDK's own ``timeout`` does not reach a definition given as text).
 
 Standard library only.
 """
@@ -62,7 +64,13 @@ def parse_for_checking(text: str) -> Any:
 
 def structural_problems(definition: Mapping[str, Any]) -> list[str]:
     """Every way ``definition`` breaks the rules above, each naming the state; [] when none."""
-    return list(_level_problems(definition, "top level"))
+    problems = list(_level_problems(definition, "top level"))
+    if "TimeoutSeconds" not in definition:
+        problems.append(
+            "top level: no TimeoutSeconds (an execution could run for a year): add "
+            '"TimeoutSeconds": ${ExecutionTimeoutSeconds}, filled from the construct\'s timeout'
+        )
+    return problems
 
 
 def check_file(path: Path) -> list[str]:

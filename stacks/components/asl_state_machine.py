@@ -36,6 +36,10 @@ from symphony.asl import (
     structural_problems,
 )
 
+TIMEOUT_PLACEHOLDER = "ExecutionTimeoutSeconds"
+"""The top-level ``"TimeoutSeconds": ${ExecutionTimeoutSeconds}`` of a definition, filled from
+the construct's ``timeout`` unless the caller passes its own."""
+
 # The execution outcomes that need a person: each raises its own alarm.
 _OUTCOME_METRICS = {
     "Failed": "ExecutionsFailed",
@@ -69,6 +73,12 @@ class AslStateMachine(Construct):
         self.name = name
         path = definition_path(name, directory)
         text = path.read_text(encoding="utf-8")
+        # CDK's `timeout` does not reach a definition given as text: the file says where.
+        if TIMEOUT_PLACEHOLDER in placeholders(text):
+            substitutions = {
+                TIMEOUT_PLACEHOLDER: str(int(timeout.to_seconds())),
+                **substitutions,
+            }
         _check(path, text, substitutions)
         self.log_group = logs.LogGroup(
             self,

@@ -94,6 +94,7 @@ def test_the_state_machine_is_its_asl_file_with_every_placeholder_filled(
     text = definition_path("nightly_sales").read_text()
     assert set(substitutions) == placeholders(text)
     assert substitutions["CollectConcurrency"] == str(CONFIG.night.collect_concurrency)
+    assert substitutions["ExecutionTimeoutSeconds"] == str(8 * 3600)  # the stack's timeout
     assert float(substitutions["ToleratedFailurePercentage"]) == (
         CONFIG.night.tolerated_failure_percentage
     )

@@ -193,7 +193,9 @@ def test_month_end_close_is_wired_to_close_month_and_the_executives_topics(dev: 
         "CloseMonthFunctionArn",
         "CriticalTopicArn",
         "InformationalTopicArn",
+        "ExecutionTimeoutSeconds",  # the machine's timeout, from the stack
     }
+    assert int(substitutions["ExecutionTimeoutSeconds"]) > 24 * 3600
     assert _node(substitutions["CloseMonthFunctionArn"]).startswith("CloseMonthFunction")
     assert "CriticalTopic" in _stack_output(substitutions["CriticalTopicArn"])
     assert "InformationalTopic" in _stack_output(substitutions["InformationalTopicArn"])

@@ -13,6 +13,7 @@ from symphony.asl import STATEMACHINES_DIR, check_file, placeholders, structural
 RETRY = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}]
 CATCH = [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]
 GOOD: dict[str, Any] = {
+    "TimeoutSeconds": 3600,
     "StartAt": "Work",
     "States": {
         "Work": {"Type": "Task", "Resource": "${WorkArn}", "Retry": RETRY, "Catch": CATCH,
@@ -62,6 +63,7 @@ def test_a_sound_definition_has_no_problems() -> None:
     ("change", "problem"),
     [
         (lambda d: d.update(StartAt="Nowhere"), "StartAt 'Nowhere' is not a state"),
+        (lambda d: d.pop("TimeoutSeconds"), "top level: no TimeoutSeconds"),
         (
             lambda d: d["States"]["Work"].update(Next="Nowhere"),
             "state 'Work': goes to 'Nowhere', which is not a state of top level",
