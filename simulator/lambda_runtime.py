@@ -670,7 +670,7 @@ class LambdaRuntime:
         saved = _Saved(
             modules={},
             path=list(sys.path),
-            environ=dict(os.environ),
+            environ=_environ_snapshot(),
             stdout=sys.stdout,
             stderr=sys.stderr,
         )
@@ -679,8 +679,7 @@ class LambdaRuntime:
                 saved.modules[name] = sys.modules.pop(name)
         sys.modules.update(sandbox.modules)
         sys.path[:0] = [str(root) for root in sandbox.spec.import_roots]
-        os.environ.clear()
-        os.environ.update(environ)
+        _swap_environ(environ)
         if not nested:
             if sys.stdout is not _STDOUT:
                 _STDOUT.fallback = sys.stdout
@@ -703,8 +702,7 @@ class LambdaRuntime:
             sandbox.handler = None
         sys.modules.update(saved.modules)
         sys.path[:] = saved.path
-        os.environ.clear()
-        os.environ.update(saved.environ)
+        _swap_environ(saved.environ)
         sys.stdout = saved.stdout
         sys.stderr = saved.stderr
 
@@ -884,6 +882,28 @@ _POWERTOOLS_COLD_START_FLAGS = (
     ("aws_lambda_powertools.metrics.provider.cold_start", "is_cold_start"),
     ("aws_lambda_powertools.metrics.base", "is_cold_start"),
 )
+
+
+def _environ_snapshot() -> dict[str, str]:
+    """``os.environ`` as a dict, tolerant of another thread (a moto worker, the test) removing a
+    variable meanwhile (``dict(os.environ)`` raises KeyError then)."""
+    snapshot = {}
+    for key in list(os.environ):
+        value = os.environ.get(key)
+        if value is not None:
+            snapshot[key] = value
+    return snapshot
+
+
+def _swap_environ(target: Mapping[str, str]) -> None:
+    """Make ``os.environ`` equal ``target`` without ``clear()``, which raises KeyError when
+    another thread removes a variable while it runs."""
+    for key in list(os.environ):
+        if key not in target:
+            os.environ.pop(key, None)
+    for key, value in target.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _reset_powertools_cold_start() -> None:
