@@ -12,7 +12,8 @@ and its product's category (products reference); a SKU or store missing from the
   region), by region and by category (the whole chain).
 
 With ``daily_totals_output`` given, the store rows are also written as JSON Lines (``date=D``) in
-the shape format_regulatory_reports reads (:func:`daily_totals`).
+the shape format_regulatory_reports reads (:func:`daily_totals`), with the split by tender
+(:func:`tender_totals`: cash and card sales, cash refunds) the cash reconciliation needs.
 
 Measures: ``revenue_cents`` and ``units`` count sales (refunds are ``refund_cents`` apart, so
 revenue is never negative); ``transactions`` counts the distinct sales that hold the group's lines,
@@ -111,16 +112,19 @@ def read_history(
 
 
 def sale_lines(sales: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
-    """One row per line item: ``store_id, region, category, transaction_id, kind, quantity,
-    line_cents`` (``quantity * unit_price_cents``)."""
+    """One row per line item: ``store_id, region, category, transaction_id, kind, tender,
+    quantity, line_cents`` (``quantity * unit_price_cents``)."""
     regions = stores.select("store_id", "region").dropDuplicates(["store_id"])
     categories = products.select("sku", "category").dropDuplicates(["sku"])
     return (
-        sales.select("store_id", "transaction_id", "kind", F.explode("items").alias("item"))
+        sales.select(
+            "store_id", "transaction_id", "kind", "tender", F.explode("items").alias("item")
+        )
         .select(
             "store_id",
             "transaction_id",
             "kind",
+            "tender",
             F.col("item.sku").alias("sku"),
             F.col("item.quantity").alias("quantity"),
             (F.col("item.quantity") * F.col("item.unit_price_cents")).alias("line_cents"),
@@ -133,6 +137,7 @@ def sale_lines(sales: DataFrame, stores: DataFrame, products: DataFrame) -> Data
             F.coalesce("category", F.lit(UNKNOWN)).alias("category"),
             "transaction_id",
             "kind",
+            "tender",
             "quantity",
             "line_cents",
         )
@@ -257,22 +262,39 @@ def aggregate(
     return grain_outputs(lines, store_category, pairs, business_date)
 
 
-def daily_totals(store_totals: DataFrame) -> DataFrame:
+def tender_totals(lines: DataFrame) -> DataFrame:
+    """Per store, from the night's :func:`sale_lines`: ``cash_cents`` and ``card_cents`` (sales
+    paid in cash and by card: together the store's ``revenue_cents``) and ``cash_refunds_cents``
+    (refunds paid out in cash). A line without a tender (a night curated before the contract had
+    one, when every transaction was paid by card) counts as card."""
+    sale = F.col("kind") == "sale"
+    cash = F.coalesce(F.col("tender") == "cash", F.lit(False))
+    cents = F.col("line_cents")
+    return lines.groupBy("store_id").agg(
+        F.sum(F.when(sale & cash, cents).otherwise(0)).cast("long").alias("cash_cents"),
+        F.sum(F.when(sale & ~cash, cents).otherwise(0)).cast("long").alias("card_cents"),
+        F.sum(F.when(~sale & cash, cents).otherwise(0)).cast("long").alias("cash_refunds_cents"),
+    )
+
+
+def daily_totals(store_totals: DataFrame, tenders: DataFrame) -> DataFrame:
     """The store rows as format_regulatory_reports reads them (glue_jobs/README.md):
     ``transactions`` (sales and refunds), ``gross_cents`` (sales), ``refunds_cents``, and the split
-    by tender. ``PosTransaction`` requires a ``card_token`` (every transaction is paid by card), so
-    ``card_cents`` is the gross and the cash columns are 0."""
+    by tender from ``tenders`` (:func:`tender_totals`): ``cash_cents + card_cents = gross_cents``
+    and ``cash_refunds_cents <= refunds_cents``. A store with no line tonight (a row kept for its
+    baseline) has zeros, never nulls (Spark's JSON writer would drop them)."""
     zero = F.lit(0).cast("long")
-    return store_totals.select(
+    return store_totals.join(tenders, "store_id", "left").select(
         "store_id",
         "region",
         F.col("business_date").cast("string").alias("business_date"),
         (F.col("transactions") + F.col("refund_transactions")).alias("transactions"),
         F.col("revenue_cents").alias("gross_cents"),
         F.col("refund_cents").alias("refunds_cents"),
-        zero.alias("cash_cents"),
-        F.col("revenue_cents").alias("card_cents"),
-        zero.alias("cash_refunds_cents"),
+        *(
+            F.coalesce(name, zero).alias(name)
+            for name in ("cash_cents", "card_cents", "cash_refunds_cents")
+        ),
         "units",
         "date",
     )
@@ -280,8 +302,9 @@ def daily_totals(store_totals: DataFrame) -> DataFrame:
 
 def read_night_sales(spark: SparkSession, path: str, business_date: date) -> DataFrame:
     """The curated sales of ``business_date`` under ``path`` (the dataset's root, partitioned
-    ``date=D``, or one night's folder)."""
-    sales = spark.read.parquet(path)
+    ``date=D``, or one night's folder), read with the contract's schema: nights written before a
+    column was added (``tender``) would otherwise give the dataset their older schema."""
+    sales = spark.read.schema(contract_schema("pos_transaction")).parquet(path)
     if "date" in sales.columns:
         return sales.filter(F.col("date") == F.lit(business_date.isoformat()).cast("date"))
     return sales
@@ -326,7 +349,7 @@ def main(args: dict[str, str], spark: SparkSession) -> None:
         if args.get("daily_totals_output"):
             writes.append(
                 (
-                    daily_totals(outputs["store_output"]),
+                    daily_totals(outputs["store_output"], tender_totals(lines)),
                     args["daily_totals_output"],
                     "json",
                     GRAINS["store_output"],

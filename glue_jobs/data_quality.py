@@ -6,7 +6,8 @@ simulator and the tests), so what the cloud checks and what the tests prove cann
 
 The rules of a night's curated sales (:func:`rules`):
 
-- completeness: every required column (the contract's scalar fields) has no null;
+- completeness: every required column (the contract's scalar fields that may not be null:
+  not ``card_token``, which a cash sale has none of) has no null;
 - ``transaction_id`` is unique;
 - ``amount_cents`` is never negative;
 - every expected store is present (``store_id`` has at least the expected number of values);
@@ -43,13 +44,14 @@ REQUIRED_COLUMNS: Final = (
     "transaction_id",
     "store_id",
     "till_id",
-    "card_token",
+    "tender",
     "kind",
     "amount_cents",
     "currency",
     "occurred_at",
 )
-"""The scalar fields of ``PosTransaction`` (DQDL does not check list columns such as ``items``)."""
+"""The scalar fields of ``PosTransaction`` that are never null (DQDL does not check list columns
+such as ``items``; ``card_token`` is null for cash, and validate_sales holds it to ``tender``)."""
 ID_COLUMN: Final = "transaction_id"
 AMOUNT_COLUMN: Final = "amount_cents"
 STORE_COLUMN: Final = "store_id"

@@ -36,6 +36,8 @@ STORE_ID_PATTERN: Final = r"^[A-Z]{2}-\d{4}$"
 TILL_ID_PATTERN: Final = r"^T\d{2}$"
 CARD_TOKEN_PATTERN: Final = r"^tok_[0-9a-f]{16}$"
 SKU_PATTERN: Final = r"^SKU-\d{6}$"
+TENDERS: Final = ("card", "cash")
+"""``card`` needs a ``card_token``; ``cash`` has none (absent or null)."""
 KINDS: Final = ("sale", "refund")
 CURRENCY: Final = "ZAR"
 MAX_ITEMS: Final = 500
@@ -61,7 +63,10 @@ REASONS: Final = {
     "store_id": "store_id: missing or malformed",
     "foreign_store": "store_id: not the store of its file",
     "till_id": "till_id: missing or malformed",
-    "card_token": "card_token: missing or malformed",
+    "tender": "tender: not card or cash",
+    "card_token": "card_token: malformed",
+    "card_token_required": "card_token: required when tender is card",
+    "card_token_absent": "card_token: must be absent when tender is cash",
     "kind": "kind: not sale or refund",
     "amount_missing": "amount_cents: missing",
     "amount_positive": "amount_cents: not positive",
@@ -172,7 +177,13 @@ def rejection_reason(business_date: date) -> Column:
             F.col("file_store_id").isNotNull() & (F.col("store_id") != F.col("file_store_id")),
         ),
         ("till_id", _malformed(F.col("till_id"), TILL_ID_PATTERN)),
-        ("card_token", _malformed(F.col("card_token"), CARD_TOKEN_PATTERN)),
+        ("tender", F.col("tender").isNull() | ~F.col("tender").isin(*TENDERS)),
+        (
+            "card_token",
+            F.col("card_token").isNotNull() & ~F.col("card_token").rlike(CARD_TOKEN_PATTERN),
+        ),
+        ("card_token_required", (F.col("tender") == "card") & F.col("card_token").isNull()),
+        ("card_token_absent", (F.col("tender") == "cash") & F.col("card_token").isNotNull()),
         ("kind", F.col("kind").isNull() | ~F.col("kind").isin(*KINDS)),
         ("amount_missing", amount.isNull()),
         ("amount_positive", amount <= 0),

@@ -10,6 +10,8 @@ standard library and pydantic, so it loads in the Lambda runtime from the Powert
   one-line reason naming the field; it never raises anything else, whatever the bytes.
 - Landing keys (``landing/sales/date=D/store=S/part-N.jsonl`` and ``_manifest.json``) are built
   by :func:`sales_file_key` and :func:`marker_key` and read back by :func:`parse_landing_key`.
+- The POS Kinesis stream's partition key of a transaction is :func:`pos_partition_key` (the card
+  token; the store and till for cash).
 - The EventBridge envelope: :data:`EVENT_TYPES` gives each contract one ``source`` and
   ``detail-type``; :func:`to_put_events_entry` and :func:`from_eventbridge_event` convert.
 """
@@ -35,9 +37,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "CARD_TOKEN_ABSENT",
+    "CARD_TOKEN_REQUIRED",
     "CONTRACTS",
     "EVENT_TYPES",
     "STORE_ID_PATTERN",
+    "TENDERS",
     "CardToken",
     "CompetitorPriceChange",
     "Contract",
@@ -57,6 +62,7 @@ __all__ = [
     "SalesFileMarker",
     "Sku",
     "StoreId",
+    "Tender",
     "decode",
     "decode_event_detail",
     "event_type_of",
@@ -64,6 +70,7 @@ __all__ = [
     "invariant_error",
     "marker_key",
     "parse_landing_key",
+    "pos_partition_key",
     "sales_file_key",
     "to_put_events_entry",
 ]
@@ -78,6 +85,12 @@ Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
 """A stock-keeping unit: ``SKU-`` and six digits (``SKU-000123``)."""
 CardToken = Annotated[str, StringConstraints(pattern=CARD_TOKEN_PATTERN)]
 """A payment card's token from the payment provider, never a card number (``tok_`` + 16 hex)."""
+Tender = Literal["card", "cash"]
+"""How a transaction was paid (a refund: how it was paid out)."""
+TENDERS: Final[tuple[Tender, ...]] = ("card", "cash")
+CARD_TOKEN_REQUIRED: Final = "card_token: required when tender is card"
+CARD_TOKEN_ABSENT: Final = "card_token: must be absent when tender is cash"
+"""The reasons :class:`PosTransaction` gives when ``card_token`` does not follow ``tender``."""
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Cents = Annotated[int, Field(ge=0, description="an amount in South African cents (ZAR / 100)")]
@@ -132,6 +145,8 @@ class PosTransaction(Contract):
 
     ``amount_cents`` is always positive and ``kind`` says the direction (a refund pays out).
     ``amount_cents`` equals the sum of ``quantity * unit_price_cents`` over ``items``.
+    ``tender`` says how it was paid (a refund: paid out): by ``card``, which then has a
+    ``card_token``, or in ``cash``, which has none (``card_token`` absent or null).
     """
 
     event_time_field: ClassVar[str | None] = "occurred_at"
@@ -139,12 +154,21 @@ class PosTransaction(Contract):
     transaction_id: Identifier
     store_id: StoreId
     till_id: Annotated[str, StringConstraints(pattern=r"^T\d{2}$")]
-    card_token: CardToken
+    tender: Tender
+    card_token: CardToken | None = None
     kind: Literal["sale", "refund"]
     amount_cents: PositiveCents
     currency: Literal["ZAR"]
     items: tuple[LineItem, ...] = Field(min_length=1, max_length=500)
     occurred_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _card_token_follows_the_tender(self) -> PosTransaction:
+        if self.tender == "card" and self.card_token is None:
+            raise invariant_error(CARD_TOKEN_REQUIRED)
+        if self.tender == "cash" and self.card_token is not None:
+            raise invariant_error(CARD_TOKEN_ABSENT)
+        return self
 
     @model_validator(mode="after")
     def _amount_is_the_sum_of_items(self) -> PosTransaction:
@@ -155,6 +179,27 @@ class PosTransaction(Contract):
                 f"quantity * unit_price_cents ({total})"
             )
         return self
+
+
+def pos_partition_key(transaction: PosTransaction | Mapping[str, Any]) -> str:
+    """The Kinesis partition key of a POS transaction (the model, or its JSON object).
+
+    A card transaction is keyed by its ``card_token``: every transaction of a card reaches the
+    same shard, in order, which detect_fraud's per-card rules rely on. A cash transaction has no
+    card and no per-card state, so it is keyed by its till, ``<store_id>#<till_id>``
+    (``ZA-0047#T03``): spread over the shards by till, in order per till, and never equal to a
+    card's key (a card token starts ``tok_``)."""
+    if isinstance(transaction, PosTransaction):
+        card, store_id, till_id = transaction.card_token, transaction.store_id, transaction.till_id
+    else:
+        card, store_id, till_id = (
+            transaction.get("card_token"),
+            transaction["store_id"],
+            transaction["till_id"],
+        )
+    if card is not None:
+        return str(card)
+    return f"{store_id}#{till_id}"
 
 
 # --- the nightly submission ----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """detect_fraud: consumer of the Kinesis POS stream (one record = one PosTransaction, partition
-key = card token). Scores every transaction with explainable rules (logic.py); a flagged one is
-written once to the fraud alerts table and raises one critical alert; poison records go to the
-quarantine bucket with their reason; transient AWS failures are reported as batch item failures
-so Kinesis retries from the lowest one (everything here is idempotent). Supports the mapping's
+key = card token, or store and till for cash: ``symphony.contracts.pos_partition_key``). Scores
+every transaction with explainable rules (logic.py); a flagged one is written once to the fraud
+alerts table and raises one critical alert; poison records go to the quarantine bucket with
+their reason; transient AWS failures are reported as batch item failures so Kinesis retries
+from the lowest one (everything here is idempotent). Supports the mapping's
 tumbling window: the per-card history comes back in ``state``.
 
 A hand-written partial-batch loop (not Powertools' BatchProcessor) keeps the hot path to a

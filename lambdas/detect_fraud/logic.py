@@ -18,6 +18,9 @@ that justify them):
 - ``impossible_travel``: the same card in two stores whose distance needs an impossible speed.
 - ``refund_abuse``: many refunds on one card within hours.
 
+The last four are the card rules. A cash transaction (``tender`` cash) has no card: only
+``outlier_amount`` can score it, and it never enters a card's history.
+
 A rule that fires scores ``weight + (1 - weight) * (1 - threshold / measure)`` (its weight at the
 threshold, rising towards 1 the further past it); the verdict's score is ``1 - prod(1 - s)`` over
 the rules that fired, in [0, 1]. A transaction is flagged when its score reaches
@@ -25,12 +28,13 @@ the rules that fired, in [0, 1]. A transaction is flagged when its score reaches
 
 Per-card state: design
 ----------------------
-The stream is partitioned by card token, so every transaction of a card reaches the same shard,
-in order, and a shard is processed by one invocation at a time. Each container keeps a compact
-history per card in memory (:class:`CardHistory`): ``(epoch seconds, store, amount cents,
-refund 0/1)`` per transaction, sales for ``Rules.sales_horizon_seconds`` (2 h: an impossible
-journey of 1,600 km at 800 km/h takes 2 h) and refunds for ``Rules.refund_window_seconds``
-(24 h). A clean transaction costs no network call at all.
+The stream is partitioned by card token (``symphony.contracts.pos_partition_key``; a cash
+transaction, which has no card, by its store and till), so every transaction of a card reaches
+the same shard, in order, and a shard is processed by one invocation at a time. Each container
+keeps a compact history per card in memory (:class:`CardHistory`): ``(epoch seconds, store,
+amount cents, refund 0/1)`` per transaction, sales for ``Rules.sales_horizon_seconds`` (2 h: an
+impossible journey of 1,600 km at 800 km/h takes 2 h) and refunds for
+``Rules.refund_window_seconds`` (24 h). A clean transaction costs no network call at all.
 
 The history also travels in the event source mapping's tumbling-window ``state`` (up to 1 MB per
 shard): at the end of each invocation the handler returns the last
@@ -97,10 +101,13 @@ _IDENTIFIERS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63} [A-Z]{2}-\d{4} T\d{2
 """``transaction_id store_id till_id card_token`` joined by spaces. None of the four patterns
 admits a space, so the joined text matches exactly when each part matches its own pattern: one
 regex call instead of four."""
+_CASH_IDENTIFIERS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63} [A-Z]{2}-\d{4} T\d{2}")
+"""The same without the card token, for a cash transaction."""
 _TRANSACTION = itemgetter(
     "transaction_id",
     "store_id",
     "till_id",
+    "tender",
     "card_token",
     "kind",
     "amount_cents",
@@ -321,7 +328,8 @@ class Verdict:
 
     transaction_id: str
     store_id: str
-    card_token: str
+    card_token: str | None
+    """``None`` for a cash transaction."""
     kind: str
     amount_cents: int
     occurred_at: str
@@ -333,10 +341,15 @@ class Verdict:
     def rules(self) -> tuple[str, ...]:
         return tuple(hit.rule for hit in self.hits)
 
+    @property
+    def tender(self) -> str:
+        return "cash" if self.card_token is None else "card"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "transaction_id": self.transaction_id,
             "store_id": self.store_id,
+            "tender": self.tender,
             "card_token": self.card_token,
             "kind": self.kind,
             "amount_cents": self.amount_cents,
@@ -481,7 +494,7 @@ class Detector:
         self,
         transaction_id: str,
         store_id: str,
-        card: str,
+        card: str | None,
         kind: str,
         amount: int,
         at: int,
@@ -489,7 +502,9 @@ class Detector:
         items: Sequence[Mapping[str, Any]],
     ) -> Verdict | None:
         """Record the transaction in its card's history and score it; ``None`` when no rule
-        fires (the common case, kept cheap: no rule is scored whose precondition fails)."""
+        fires (the common case, kept cheap: no rule is scored whose precondition fails). A cash
+        transaction (``card`` None) has no card: only the outlier rule scores it, and no card's
+        history holds it."""
         rules = self.rules
         refund = 1 if kind == "refund" else 0
         event: Event = (at, store_id, amount, refund)
@@ -505,24 +520,25 @@ class Detector:
             hit = self._outlier(store_id, amount, items)
             if hit is not None:
                 hits = [hit]
-        cards = history.cards
-        events = cards.get(card)
-        if events is None:
-            cards[card] = [event]
-        else:
-            # only what happened before it counts, so a redelivered record (already in the
-            # history, and so are the records after it) gets the verdict it got the first time
-            redelivered = event in events
-            others = [past for past in events if past[0] <= at and past != event]
-            if others:
-                card_hits = self._card_rules(event, others)
-                if card_hits:
-                    hits = card_hits if hits is None else hits + card_hits
-            if not redelivered:
-                events.append(event)
-            if len(events) > 8:
-                keep = history._keep
-                events[:] = [past for past in events if keep(past, at)]
+        if card is not None:
+            cards = history.cards
+            events = cards.get(card)
+            if events is None:
+                cards[card] = [event]
+            else:
+                # only what happened before it counts, so a redelivered record (already in the
+                # history, and so are the records after it) gets the verdict it got the first time
+                redelivered = event in events
+                others = [past for past in events if past[0] <= at and past != event]
+                if others:
+                    card_hits = self._card_rules(event, others)
+                    if card_hits:
+                        hits = card_hits if hits is None else hits + card_hits
+                if not redelivered:
+                    events.append(event)
+                if len(events) > 8:
+                    keep = history._keep
+                    events[:] = [past for past in events if keep(past, at)]
         if hits is None:
             return None
         score = combined_score(hit.score for hit in hits)
@@ -762,25 +778,26 @@ def fast_check(doc: object, known_skus: Container[str] = frozenset()) -> bool:
         return False
 
 
-Fields = tuple[str, str, str, str, int, list[dict[str, Any]], str]
-"""(transaction_id, store_id, card_token, kind, amount_cents, items, occurred_at)."""
+Fields = tuple[str, str, str | None, str, int, list[dict[str, Any]], str]
+"""(transaction_id, store_id, card_token (``None`` for cash), kind, amount_cents, items,
+occurred_at)."""
 
 
 def checked_fields(doc: object, known_skus: Container[str]) -> Fields | None:
     """:func:`fast_check` returning what the rules read, or ``None`` for anything doubtful. For
     speed it may instead raise ``KeyError`` or ``TypeError`` on a malformed document (a missing
     field, an item that is not an object, an unhashable SKU): treat those as ``None``."""
-    if type(doc) is not dict or len(doc) != 9:
+    if type(doc) is not dict or len(doc) != 10:
         return None
-    # nine fields, each of them there (else KeyError): exactly the contract's fields
-    transaction_id, store_id, till_id, card, kind, amount, currency, items, occurred_at = (
+    # ten fields, each of them there (else KeyError): exactly the contract's fields (a cash
+    # transaction that leaves card_token out is valid too, but goes to the full contract)
+    transaction_id, store_id, till_id, tender, card, kind, amount, currency, items, occurred_at = (
         _TRANSACTION(doc)
     )
     if not (
         type(transaction_id) is str
         and type(store_id) is str
         and type(till_id) is str
-        and type(card) is str
         and type(amount) is int
         and type(items) is list
         and type(occurred_at) is str
@@ -788,7 +805,14 @@ def checked_fields(doc: object, known_skus: Container[str]) -> Fields | None:
         and (kind == "sale" or kind == "refund")
         and currency == "ZAR"
         and 0 < len(items) <= 500
-        and _IDENTIFIERS.fullmatch(f"{transaction_id} {store_id} {till_id} {card}")
+        and (
+            # a card's token is there and well formed; a cash transaction has none
+            _IDENTIFIERS.fullmatch(f"{transaction_id} {store_id} {till_id} {card}")
+            if tender == "card" and type(card) is str
+            else tender == "cash"
+            and card is None
+            and _CASH_IDENTIFIERS.fullmatch(f"{transaction_id} {store_id} {till_id}")
+        )
     ):
         return None
     total = 0
@@ -1045,13 +1069,15 @@ def quarantine_rows(poison: Iterable[Poison], shard_id: str) -> list[dict[str, A
 
 def alert_item(verdict: Verdict, region: str) -> dict[str, Any]:
     """The fraud alerts table row of a flagged transaction (numbers as strings or ints only:
-    DynamoDB takes no floats, so the score and evidence go as JSON text)."""
+    DynamoDB takes no floats, so the score and evidence go as JSON text). A cash transaction's
+    row has ``tender`` cash and no ``card_token`` attribute."""
     import json
 
-    return {
+    item: dict[str, Any] = {
         "transaction_id": verdict.transaction_id,
         "store_id": verdict.store_id,
         "region": region,
+        "tender": verdict.tender,
         "card_token": verdict.card_token,
         "occurred_at": verdict.occurred_at,
         "amount_cents": verdict.amount_cents,
@@ -1060,6 +1086,9 @@ def alert_item(verdict: Verdict, region: str) -> dict[str, Any]:
         "rules": list(verdict.rules),
         "evidence": json.dumps({hit.rule: hit.evidence for hit in verdict.hits}, sort_keys=True),
     }
+    if verdict.card_token is None:
+        del item["card_token"]
+    return item
 
 
 def alert_message(verdict: Verdict, region: str) -> tuple[str, str, dict[str, str]]:

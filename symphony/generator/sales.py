@@ -25,6 +25,9 @@ BASKET_SIZES: Final = tuple(range(1, 31))
 BASKET_CUM_WEIGHTS: Final = tuple(accumulate(0.8 ** (size - 1) for size in BASKET_SIZES))
 REFUND_SHARE: Final = 0.015
 TILLS: Final = {"small": 3, "medium": 6, "large": 12}
+CASH_SHARE: Final = {"small": 0.35, "medium": 0.25, "large": 0.18}
+"""Share of a store's ordinary transactions paid in cash, by store size (about a quarter of the
+chain's): a refund is paid out the way its sale was paid, so refunds share it too."""
 UNKNOWN_STORE_ID: Final = "ZA-0000"
 """The store id planted by ``unknown_store`` bad lines: store numbers start at 1."""
 
@@ -103,9 +106,14 @@ class SalesModel:
         return self.curves[key]
 
 
+Row = tuple[int, str, str | None, str, list[dict[str, Any]], int, int]
+"""A transaction before it is numbered: (second, till, card token or ``None`` for cash, kind,
+items, amount, regular ordinal or ``-1 - index`` of a planted one)."""
+
+
 @dataclass
 class Planted:
-    """A transaction planted by an anomaly (never chosen as a bad line)."""
+    """A transaction planted by an anomaly (never chosen as a bad line): a card transaction."""
 
     second: int
     till_id: str
@@ -134,9 +142,10 @@ def card_pool(rng: random.Random, size: int) -> list[str]:
 
 def regular_transactions(
     model: SalesModel, store: StoreSpec, count: int, rng: random.Random
-) -> list[tuple[int, str, str, str, list[dict[str, Any]], int, int]]:
-    """``count`` ordinary transactions of a store in time order, as tuples
-    (second, till, card, kind, items, amount, regular ordinal)."""
+) -> list[Row]:
+    """``count`` ordinary transactions of a store in time order, as :data:`Row` tuples
+    (second, till, card, kind, items, amount, regular ordinal); the card is ``None`` for the
+    :data:`CASH_SHARE` of them paid in cash."""
     minutes, cum = model.curve(store.open_minute, store.close_minute)
     random_ = rng.random
     seconds = sorted(
@@ -157,6 +166,7 @@ def regular_transactions(
     rows = []
     start = 0
     till_count, card_count = len(tills), len(cards)
+    cash_share = CASH_SHARE[store.size]
     for ordinal in range(count):
         end = start + sizes[ordinal]
         if kinds[ordinal] == "refund":  # a refund returns one unit of one product
@@ -170,7 +180,7 @@ def regular_transactions(
             (
                 seconds[ordinal],
                 tills[int(random_() * till_count)],
-                cards[int(random_() * card_count)],
+                None if random_() < cash_share else cards[int(random_() * card_count)],
                 kinds[ordinal],
                 items,
                 amount,
@@ -184,13 +194,13 @@ def store_day(
     model: SalesModel,
     store: StoreSpec,
     ymd: str,
-    regular: list[tuple[int, str, str, str, list[dict[str, Any]], int, int]],
+    regular: list[Row],
     planted: list[Planted],
     bad_ordinals: dict[int, str],
 ) -> StoreDay:
     """Merge the regular and planted transactions in time order, number them, serialise them,
     and replace the lines of ``bad_ordinals`` (regular ordinal -> kind) by bad records."""
-    merged: list[tuple[int, str, str, str, list[dict[str, Any]], int, int]] = list(regular)
+    merged: list[Row] = list(regular)
     for index, plant in enumerate(planted):
         plant.amount_cents = sum(
             item["quantity"] * item["unit_price_cents"] for item in plant.items
@@ -224,7 +234,8 @@ def store_day(
             "transaction_id": transaction_id,
             "store_id": store_id,
             "till_id": till,
-            "card_token": card,
+            "tender": "cash" if card is None else "card",
+            "card_token": card,  # null for cash, as the contract writes it
             "kind": kind,
             "amount_cents": amount,
             "currency": "ZAR",

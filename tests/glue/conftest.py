@@ -30,6 +30,7 @@ else:
     PYSPARK_MISSING = False
 SPARK_TEST_MODULES = [
     "test_aggregate_sales.py",
+    "test_cash_reconciliation_end_to_end.py",
     "test_check_quality.py",
     "test_clean_customers_in_a_workflow.py",
     "test_customers.py",
@@ -49,6 +50,7 @@ EARLIER_TRANSACTION = (
     "ZA-0001-20261120-000001",
     "ZA-0001",
     "T01",
+    "card",
     "tok_0123456789abcdef",
     "sale",
     1899,

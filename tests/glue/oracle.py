@@ -117,6 +117,34 @@ def expected_totals(
     }
 
 
+def expected_daily_totals(
+    transactions: Iterable[PosTransaction], region_of: Mapping[str, str]
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Per (store, region), from the transactions' own amounts (not their lines): the
+    ``daily_totals`` measures format_regulatory_reports reads, the split by tender included."""
+    totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for transaction in transactions:
+        row = totals[(transaction.store_id, region_of.get(transaction.store_id, UNKNOWN))]
+        row["transactions"] += 1
+        amount = transaction.amount_cents
+        if transaction.kind == "sale":
+            row["gross_cents"] += amount
+            row[f"{transaction.tender}_cents"] += amount
+        else:
+            row["refunds_cents"] += amount
+            if transaction.tender == "cash":
+                row["cash_refunds_cents"] += amount
+    measures = (
+        "transactions",
+        "gross_cents",
+        "refunds_cents",
+        "cash_cents",
+        "card_cents",
+        "cash_refunds_cents",
+    )
+    return {key: {name: row[name] for name in measures} for key, row in totals.items()}
+
+
 @dataclass(frozen=True)
 class Trend:
     baseline: int | None

@@ -4,12 +4,13 @@ plain-Python sum of the accepted transactions; trends against a planted history.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql.types import StructType
 
 from glue_jobs import aggregate_sales as job
 from glue_jobs.format_regulatory_reports import parse_daily_totals, read_lines
@@ -17,6 +18,7 @@ from tests.glue.conftest import BUSINESS_DATE, GeneratedNight, ValidatedNight
 from tests.glue.oracle import (
     GRAIN_KEYS,
     Trend,
+    expected_daily_totals,
     expected_totals,
     expected_trends,
     expected_validation,
@@ -254,22 +256,22 @@ def test_the_store_category_rows_follow_the_daily_category_sales_contract(
     ]
 
 
-def test_the_daily_totals_are_what_the_regulatory_reports_read(
-    planted: Planted, expected: dict[str, Any]
+def test_the_daily_totals_are_what_the_regulatory_reports_read_split_by_tender(
+    planted: Planted, night: GeneratedNight, reference: Reference
 ) -> None:
+    accepted = expected_validation(night.landing).accepted.values()
+    expected = expected_daily_totals(accepted, reference.region_of)
+    # parse_daily_totals also holds each row to cash + card = gross and cash refunds <= refunds
     totals = parse_daily_totals(read_lines(str(planted.out / "daily_totals")))
 
     by_store = {(t.store_id, t.region): t for t in totals}
-    assert set(by_store) == set(expected["store_output"])
-    for key, measures in expected["store_output"].items():
-        record = by_store[key]
-        assert record.business_date == BUSINESS_DATE.isoformat()
-        assert (record.transactions, record.gross_cents, record.refunds_cents) == (
-            measures["transactions"] + measures["refund_transactions"],
-            measures["revenue_cents"],
-            measures["refund_cents"],
-        )
-        assert record.card_cents == record.gross_cents  # every PosTransaction has a card token
+    assert set(by_store) == set(expected)
+    assert {t.business_date for t in totals} == {BUSINESS_DATE.isoformat()}
+    for key, measures in expected.items():
+        assert {name: getattr(by_store[key], name) for name in measures} == measures, key
+    # the night has both tenders in every store, and cash refunds somewhere
+    assert all(row["cash_cents"] > 0 and row["card_cents"] > 0 for row in expected.values())
+    assert sum(row["cash_refunds_cents"] for row in expected.values()) > 0
 
 
 def test_the_generators_history_is_read_as_json_lines(
@@ -293,3 +295,38 @@ def test_no_history_yet_means_no_baselines(spark: SparkSession, tmp_path: Path) 
         job.read_history(spark, str(tmp_path / "missing"), "parquet", [BUSINESS_DATE]).count() == 0
     )
     assert job.read_history(spark, None, "parquet", [BUSINESS_DATE]).count() == 0
+
+
+def test_a_night_curated_before_the_tender_column_neither_hides_it_nor_breaks_the_split(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The first night after the contract gained ``tender``: older partitions lack the column,
+    and Spark would take the dataset's schema from them. Their lines (all paid by card then)
+    count as card."""
+    curated, token = str(tmp_path / "sales"), "tok_0123456789abcdef"
+    fields = job.contract_schema("pos_transaction").fields  # (add() changes a schema in place)
+    older = StructType([f for f in fields if f.name != "tender"]).add("date", "string")
+    current = StructType(list(fields)).add("date", "string")
+    two, one = [("SKU-000001", 2, 1899)], [("SKU-000001", 1, 1899)]
+    at, before, tonight = datetime(2026, 11, 20, 10, tzinfo=UTC), "2026-11-20", "2026-11-27"
+    spark.createDataFrame(
+        [("a-1", "ZA-0001", "T01", token, "sale", 3798, "ZAR", two, at, before)], older
+    ).write.partitionBy("date").parquet(curated)
+    spark.createDataFrame(
+        [
+            ("b-1", "ZA-0001", "T01", "cash", None, "sale", 3798, "ZAR", two, at, tonight),
+            ("b-2", "ZA-0001", "T02", "cash", None, "refund", 1899, "ZAR", one, at, tonight),
+            ("b-3", "ZA-0001", "T02", "card", token, "sale", 1899, "ZAR", one, at, tonight),
+        ],
+        current,
+    ).write.mode("append").partitionBy("date").parquet(curated)
+    stores = spark.createDataFrame([("ZA-0001", "Gauteng")], "store_id string, region string")
+    products = spark.createDataFrame([("SKU-000001", "Dairy")], "sku string, category string")
+
+    def split(day: date) -> tuple[int, int, int]:
+        lines = job.sale_lines(job.read_night_sales(spark, curated, day), stores, products)
+        (row,) = job.tender_totals(lines).collect()
+        return row["cash_cents"], row["card_cents"], row["cash_refunds_cents"]
+
+    assert split(BUSINESS_DATE) == (3798, 1899, 1899)
+    assert split(date(2026, 11, 20)) == (0, 3798, 0)

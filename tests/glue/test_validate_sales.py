@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pyspark.sql import SparkSession
@@ -148,6 +148,7 @@ GOOD: dict[str, Any] = {
     "transaction_id": "ZA-0007-20261127-000001",
     "store_id": "ZA-0007",
     "till_id": "T01",
+    "tender": "card",
     "card_token": "tok_0123456789abcdef",
     "kind": "sale",
     "amount_cents": 3798,
@@ -185,10 +186,26 @@ CASES: list[tuple[str, str | None]] = [
     (changed(transaction_id="t-12", store_id="za-7"), "store_id: missing or malformed"),
     (changed(transaction_id="t-13", store_id="ZA-0008"), "store_id: not the store of its file"),
     (changed(transaction_id="t-14", till_id="T1"), "till_id: missing or malformed"),
+    (changed(transaction_id="t-15", card_token="4111111111111111"), "card_token: malformed"),
+    (changed(transaction_id="t-30", tender="cash", card_token=None), None),
+    (changed(transaction_id="t-31", tender="cash", card_token=...), None),
+    (changed(transaction_id="t-32", tender="cash", kind="refund", card_token=None), None),
+    (changed(transaction_id="t-33", tender="cheque"), "tender: not card or cash"),
+    (changed(transaction_id="t-34", tender=...), "tender: not card or cash"),
+    (changed(transaction_id="t-35", tender="CASH", card_token=None), "tender: not card or cash"),
     (
-        changed(transaction_id="t-15", card_token="4111111111111111"),
-        "card_token: missing or malformed",
+        changed(transaction_id="t-36", card_token=None),
+        "card_token: required when tender is card",
     ),
+    (
+        changed(transaction_id="t-37", card_token=...),
+        "card_token: required when tender is card",
+    ),
+    (
+        changed(transaction_id="t-38", tender="cash"),
+        "card_token: must be absent when tender is cash",
+    ),
+    (changed(transaction_id="t-39", tender="cash", card_token="4111"), "card_token: malformed"),
     (changed(transaction_id="t-16", kind="void"), "kind: not sale or refund"),
     (changed(transaction_id="t-17", amount_cents=...), "amount_cents: missing"),
     (
@@ -287,6 +304,19 @@ def test_the_spark_verdict_agrees_with_the_pydantic_contract(
     assert (verdicts[index] is None) == contract_accepts
 
 
+def test_the_card_token_and_tender_rule_is_the_contracts() -> None:
+    assert job.REASONS["card_token_required"] == contracts.CARD_TOKEN_REQUIRED
+    assert job.REASONS["card_token_absent"] == contracts.CARD_TOKEN_ABSENT
+    for changes, rule in (
+        ({"card_token": None}, "card_token_required"),
+        ({"tender": "cash"}, "card_token_absent"),
+    ):
+        with pytest.raises(ContractViolation) as refused:
+            decode(PosTransaction, changed(**changes))
+        assert refused.value.reason == job.REASONS[rule]
+    assert decode(PosTransaction, changed(tender="cash", card_token=None)).card_token is None
+
+
 def test_the_patterns_are_the_contracts() -> None:
     def pattern(model: type[Any], name: str) -> str:
         (constraint,) = model.model_fields[name].metadata
@@ -296,6 +326,11 @@ def test_the_patterns_are_the_contracts() -> None:
     assert job.STORE_ID_PATTERN == contracts.STORE_ID_PATTERN == pattern(PosTransaction, "store_id")
     assert pattern(PosTransaction, "till_id") == job.TILL_ID_PATTERN
     assert job.CARD_TOKEN_PATTERN == contracts.CARD_TOKEN_PATTERN
+    assert (
+        job.TENDERS
+        == contracts.TENDERS
+        == get_args(PosTransaction.model_fields["tender"].annotation)
+    )
     assert job.SKU_PATTERN == contracts.SKU_PATTERN == pattern(LineItem, "sku")
     max_items = next(
         c.max_length

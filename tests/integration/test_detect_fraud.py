@@ -114,12 +114,16 @@ def _seed_reference() -> None:
     )
 
 
-def _transaction(number: int, *, minute: int = 0, card: str = CARD, amount: int = 5_000) -> bytes:
+def _transaction(
+    number: int, *, minute: int = 0, card: str | None = CARD, amount: int = 5_000
+) -> bytes:
+    """A sale at ZA-0001; ``card`` None makes it a cash sale."""
     return json.dumps(
         {
             "transaction_id": f"ZA-0001-20261127-{number:06d}",
             "store_id": "ZA-0001",
             "till_id": "T01",
+            "tender": "cash" if card is None else "card",
             "card_token": card,
             "kind": "sale",
             "amount_cents": amount,
@@ -172,6 +176,38 @@ def test_a_clean_batch_raises_nothing(handler: ModuleType, aws: dict[str, str]) 
     assert response == {"batchItemFailures": []}
     assert _alerts(aws["queue"]) == []
     assert boto3.client("dynamodb").scan(TableName="fraud_alerts")["Count"] == 0
+
+
+def test_a_burst_of_cash_sales_raises_nothing_and_leaves_no_card_history(
+    handler: ModuleType, aws: dict[str, str]
+) -> None:
+    # what would be velocity and card testing on one card: cash has no card to be either
+    event = _event([_transaction(n, minute=n // 3, card=None, amount=90) for n in range(1, 13)])
+    event.update({"state": {}, "window": {"start": "x", "end": "y"}})
+    response = handler.lambda_handler(event, FakeLambdaContext())
+    assert response["batchItemFailures"] == []
+    assert response["state"]["cards"] == {}
+    assert _alerts(aws["queue"]) == []
+    assert boto3.client("dynamodb").scan(TableName="fraud_alerts")["Count"] == 0
+
+
+def test_a_cash_outlier_is_alerted_without_a_card_token(
+    handler: ModuleType, aws: dict[str, str]
+) -> None:
+    response = handler.lambda_handler(
+        _event([_transaction(1, card=None, amount=900_000)]), FakeLambdaContext()
+    )
+    assert response == {"batchItemFailures": []}
+    (alert,) = _alerts(aws["queue"])
+    body = json.loads(alert["Message"])
+    assert (body["rules"], body["tender"], body["card_token"]) == (["outlier_amount"], "cash", None)
+    item = (
+        boto3.resource("dynamodb")
+        .Table("fraud_alerts")
+        .get_item(Key={"transaction_id": "ZA-0001-20261127-000001"})["Item"]
+    )
+    assert item["tender"] == "cash"
+    assert "card_token" not in item
 
 
 def test_a_flagged_transaction_is_written_once_and_alerted_once(

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from simulator.cloud import LocalCloud, glue_runner_for_tests
-from symphony.contracts import FridgeReading
+from symphony.contracts import FridgeReading, pos_partition_key
 from symphony.generator import GenerateOptions, generate
 from tests.infra.conftest import PROJECT_ROOT, synthesize_environment
 
@@ -125,9 +125,9 @@ def test_planted_card_testing_on_the_pos_stream_raises_fraud_alerts(
     stream = _physical(cloud, "Symphony-dev-Data", "PosTransactionsStream", "AWS::Kinesis::Stream")
     kinesis = boto3.client("kinesis")
     lines = (written.out / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
-    for line in lines:
+    for line in lines:  # keyed as the tills key them: by card, a cash sale by store and till
         kinesis.put_record(
-            StreamName=stream, Data=line, PartitionKey=json.loads(line)["card_token"]
+            StreamName=stream, Data=line, PartitionKey=pos_partition_key(json.loads(line))
         )
 
     cloud.settle()
@@ -138,6 +138,10 @@ def test_planted_card_testing_on_the_pos_stream_raises_fraud_alerts(
         json.dumps(item, default=str) for item in alerts if card in json.dumps(item, default=str)
     }
     assert flagged_cards, f"no alert for the planted card {card} among {len(alerts)} alerts"
+    assert any(b'"tender":"cash"' in line for line in lines)
+    quarantine = _physical(cloud, "Symphony-dev-Data", "QuarantineZone", "AWS::S3::Bucket")
+    poison = boto3.client("s3").list_objects_v2(Bucket=quarantine, Prefix="fraud/poison/")
+    assert poison.get("KeyCount", 0) == 0, "every line, cash ones too, is a valid transaction"
 
 
 def test_a_warm_fridge_reported_through_iot_core_is_alerted_ticketed_and_recorded(

@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symphony.contracts import (
+    CARD_TOKEN_ABSENT,
+    CARD_TOKEN_REQUIRED,
     CONTRACTS,
     EVENT_TYPES,
     CompetitorPriceChange,
@@ -30,6 +32,7 @@ from symphony.contracts import (
     from_eventbridge_event,
     marker_key,
     parse_landing_key,
+    pos_partition_key,
     sales_file_key,
     to_put_events_entry,
 )
@@ -50,6 +53,7 @@ def transaction(**changes: Any) -> dict[str, Any]:
         "transaction_id": "ZA-0047-20261127-000001",
         "store_id": "ZA-0047",
         "till_id": "T01",
+        "tender": "card",
         "card_token": "tok_0123456789abcdef",
         "kind": "sale",
         "amount_cents": 2 * 1899 + 3299,
@@ -201,6 +205,8 @@ def test_decoded_transaction_keeps_its_zone() -> None:
         ({"store_id": "ZA-47"}, "store_id"),
         ({"store_id": "za-0047"}, "store_id"),
         ({"card_token": "4111111111111111"}, "card_token"),
+        ({"tender": "cheque"}, "tender"),
+        ({"tender": None}, "tender"),
         ({"kind": "void"}, "kind"),
         ({"amount_cents": 0}, "amount_cents"),
         ({"amount_cents": -100}, "amount_cents"),
@@ -234,8 +240,46 @@ def test_broken_line_item_names_its_place(item: dict[str, Any], field: str) -> N
 
 def test_missing_field_is_named() -> None:
     record = transaction()
+    del record["tender"]
+    assert reason_of(PosTransaction, record) == "tender: field required"
+
+
+def test_a_cash_transaction_has_no_card_token() -> None:
+    absent = transaction(tender="cash")
+    del absent["card_token"]
+    for record in (absent, transaction(tender="cash", card_token=None)):
+        decoded = decode(PosTransaction, raw(record))
+        assert (decoded.tender, decoded.card_token) == ("cash", None)
+    assert decoded.model_dump(mode="json")["card_token"] is None  # written as null
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"tender": "cash"}, "card_token: must be absent when tender is cash"),
+        ({"card_token": None}, "card_token: required when tender is card"),
+        ({"tender": "cash", "card_token": "4111"}, "card_token: string should match pattern"),
+    ],
+)
+def test_the_card_token_follows_the_tender(changes: dict[str, Any], reason: str) -> None:
+    assert reason_of(PosTransaction, transaction(**changes)).startswith(reason)
+    assert CARD_TOKEN_ABSENT == "card_token: must be absent when tender is cash"
+    assert CARD_TOKEN_REQUIRED == "card_token: required when tender is card"
+
+
+def test_a_card_transaction_without_its_token_field_is_refused() -> None:
+    record = transaction()
     del record["card_token"]
-    assert reason_of(PosTransaction, record) == "card_token: field required"
+    assert reason_of(PosTransaction, record) == CARD_TOKEN_REQUIRED
+
+
+def test_the_partition_key_is_the_card_or_for_cash_the_till() -> None:
+    card = decode(PosTransaction, raw(transaction()))
+    cash = decode(PosTransaction, raw(transaction(tender="cash", card_token=None, till_id="T03")))
+    assert pos_partition_key(card) == "tok_0123456789abcdef"
+    assert pos_partition_key(cash) == "ZA-0047#T03"
+    assert pos_partition_key(json.loads(cash.model_dump_json())) == "ZA-0047#T03"
+    assert pos_partition_key(json.loads(card.model_dump_json())) == "tok_0123456789abcdef"
 
 
 def test_amount_must_be_the_sum_of_the_items() -> None:
@@ -375,7 +419,9 @@ def test_decode_of_any_object_is_a_record_or_a_violation(
 def test_a_mutated_transaction_is_a_record_or_a_violation(field: str, value: Any) -> None:
     outcome = decode_or_violation(PosTransaction, raw(transaction(**{field: value})))
     if isinstance(outcome, ContractViolation):
-        assert outcome.reason.split(":")[0].split(".")[0] in (field, "record")
+        # a tender that the card token does not follow is named as the card token's problem
+        named = (field, "record", "card_token") if field == "tender" else (field, "record")
+        assert outcome.reason.split(":")[0].split(".")[0] in named
 
 
 # --- EventBridge envelope --------------------------------------------------------------------
@@ -560,6 +606,7 @@ def test_hive_columns_of_a_pos_transaction() -> None:
         ("transaction_id", "string"),
         ("store_id", "string"),
         ("till_id", "string"),
+        ("tender", "string"),
         ("card_token", "string"),
         ("kind", "string"),
         ("amount_cents", "bigint"),

@@ -44,7 +44,7 @@ def _observe(
     store: str = "ZA-0001",
     amount: int = 5_000,
     kind: str = "sale",
-    card: str = CARD,
+    card: str | None = CARD,
     sku: str = "SKU-000001",
     number: int = 0,
 ) -> Any:
@@ -66,6 +66,7 @@ def _transaction(**changes: Any) -> dict[str, Any]:
         "transaction_id": "ZA-0001-20261127-000001",
         "store_id": "ZA-0001",
         "till_id": "T01",
+        "tender": "card",
         "card_token": CARD,
         "kind": "sale",
         "amount_cents": 5_000,
@@ -220,6 +221,41 @@ def test_a_redelivered_transaction_is_not_counted_twice() -> None:
     assert len(detector.history.cards[CARD]) == 5
 
 
+def test_cash_transactions_never_meet_a_card_rule_and_keep_no_history() -> None:
+    detector = _detector()
+    verdicts = [  # as velocity, card testing and refund abuse on one card, and across the country
+        _observe(detector, 20 * step, card=None, amount=90, kind=kind, store=store, number=step)
+        for step, (kind, store) in enumerate(
+            [("sale", "ZA-0001"), ("sale", "ZA-0002")] * 4 + [("refund", "ZA-0001")] * 5
+        )
+    ]
+    assert verdicts == [None] * len(verdicts)
+    assert detector.history.cards == {}
+
+
+def test_a_cash_sale_between_card_sales_does_not_count_towards_the_card() -> None:
+    detector = _detector()
+    verdicts = [
+        _observe(detector, 60 * step, card=None if step % 2 else CARD, number=step)
+        for step in range(10)
+    ]
+    assert verdicts == [None] * 10  # ten sales in ten minutes at the till, five on the card
+    assert len(detector.history.cards[CARD]) == 5
+
+
+def test_a_cash_outlier_is_flagged_by_the_amount_rule_and_alerted_without_a_card() -> None:
+    verdict = _observe(_detector(), 0, card=None, amount=400_000, sku="SKU-000002")
+    assert verdict.rules == ("outlier_amount",)
+    assert verdict.flagged
+    assert (verdict.tender, verdict.as_dict()["card_token"]) == ("cash", None)
+    item = logic.alert_item(verdict, "Gauteng")
+    assert item["tender"] == "cash"
+    assert "card_token" not in item  # no attribute rather than the text "None"
+    assert logic.alert_item(_observe(_detector(), 0, amount=400_000), "Gauteng")["card_token"] == (
+        CARD
+    )
+
+
 # --- scoring -------------------------------------------------------------------------------------
 
 
@@ -288,6 +324,11 @@ def test_fast_check_accepts_a_contract_transaction() -> None:
     assert logic.fast_check(_transaction())
 
 
+def test_fast_check_accepts_a_cash_transaction_and_reads_no_card() -> None:
+    cash = _transaction(tender="cash", card_token=None)
+    assert logic.checked_fields(cash, frozenset())[2] is None
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -295,6 +336,11 @@ def test_fast_check_accepts_a_contract_transaction() -> None:
         {"amount_cents": True},
         {"store_id": "za-0001"},
         {"card_token": "4111111111111111"},
+        {"card_token": None},
+        {"tender": "cash"},
+        {"tender": "cash", "card_token": "4111111111111111"},
+        {"tender": "cheque"},
+        {"tender": None},
         {"kind": "void"},
         {"currency": "USD"},
         {"items": []},
@@ -339,6 +385,29 @@ def test_triage_sorts_a_batch_into_clean_flagged_and_poison() -> None:
     assert reasons[2].startswith("amount_cents")
     assert reasons[3] == "record: not a Kinesis record"
     assert result.shard_id == "shardId-000000000003"
+
+
+def test_a_cash_record_without_the_card_token_field_is_scored_by_the_contract() -> None:
+    record = _transaction(tender="cash")
+    del record["card_token"]
+    result = logic.triage([_kinesis(json.dumps(record).encode(), 1)], _detector())
+    assert (result.clean, result.slow_path, result.poison) == (1, 1, [])
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"tender": "cash"}, "card_token: must be absent when tender is cash"),
+        ({"card_token": None}, "card_token: required when tender is card"),
+        ({"tender": "cheque"}, "tender: input should be 'card' or 'cash'"),
+    ],
+)
+def test_a_tender_that_breaks_the_contract_is_poison_naming_the_field(
+    changes: dict[str, Any], reason: str
+) -> None:
+    record = json.dumps(_transaction(**changes)).encode()
+    result = logic.triage([_kinesis(record, 1)], _detector())
+    assert [poison.reason for poison in result.poison] == [reason]
 
 
 def test_a_record_the_fast_path_doubts_but_the_contract_accepts_is_scored() -> None:
@@ -420,6 +489,8 @@ def test_planted_fraud_of_every_rule_is_caught_with_few_false_alarms(
     )
     detector = logic.Detector(rules, reference, logic.CardHistory(rules))
     flagged = {}
+    card_rules = set(logic.RULE_NAMES) - {"outlier_amount"}
+    cash_verdicts = 0
     for record in transactions:  # stream order, as Kinesis delivers it
         verdict = detector.observe(
             record["transaction_id"],
@@ -431,6 +502,9 @@ def test_planted_fraud_of_every_rule_is_caught_with_few_false_alarms(
             record["occurred_at"],
             record["items"],
         )
+        if verdict is not None and record["tender"] == "cash":
+            cash_verdicts += 1
+            assert not card_rules & set(verdict.rules), verdict  # no card, no card rule
         if verdict is not None and verdict.flagged:
             flagged[verdict.transaction_id] = verdict
 
@@ -447,6 +521,9 @@ def test_planted_fraud_of_every_rule_is_caught_with_few_false_alarms(
         caught[rule] += bool(by_rule)
         transactions_flagged[rule] = f"{len(by_rule)}/{len(ids)}"
     clean = [record for record in transactions if record["transaction_id"] not in fraud_ids]
+    cash = [record for record in transactions if record["tender"] == "cash"]
+    assert 0.2 < len(cash) / len(transactions) < 0.3
+    assert not fraud_ids & {record["transaction_id"] for record in cash}  # planted fraud is card
     false_alarms = [tid for tid in flagged if tid not in fraud_ids]
     false_rate = len(false_alarms) / len(clean)
     print(
@@ -458,6 +535,8 @@ def test_planted_fraud_of_every_rule_is_caught_with_few_false_alarms(
                 },
                 "planted_transactions_flagged_by_their_rule": transactions_flagged,
                 "clean_transactions": len(clean),
+                "cash_transactions": len(cash),
+                "cash_transactions_scored": cash_verdicts,
                 "false_alarms": len(false_alarms),
                 "false_alarm_rate": round(false_rate, 5),
                 "false_alarm_rules": dict(

@@ -64,7 +64,10 @@ transactions = st.fixed_dictionaries(
         "transaction_id": st.sampled_from(["ZA-0001-1", "ZA-0002-2", "t", "", "x" * 70]),
         "store_id": st.sampled_from(["ZA-0001", "ZA-0002", "ZA-9999", "bad"]),
         "till_id": st.sampled_from(["T01", "T1"]),
-        "card_token": st.sampled_from(["tok_00000000000000aa", "tok_00000000000000bb", "4111"]),
+        "tender": st.sampled_from(["card", "cash", "cheque"]),
+        "card_token": st.sampled_from(
+            ["tok_00000000000000aa", "tok_00000000000000bb", "4111", None]
+        ),
         "kind": st.sampled_from(["sale", "refund", "void"]),
         "amount_cents": st.one_of(
             st.integers(min_value=-(2**70), max_value=2**70), st.floats(), st.text(max_size=3)
@@ -95,12 +98,17 @@ transactions = st.fixed_dictionaries(
 
 
 def _consistent(record: dict[str, Any]) -> dict[str, Any]:
-    """Make the amount the items' sum half of the time, so valid records are common too."""
+    """Make the amount the items' sum and the card follow the tender, half of the time, so valid
+    records are common too."""
     if record["items"] and all(isinstance(item["quantity"], int) for item in record["items"]):
         record = {
             **record,
             "amount_cents": sum(i["quantity"] * i["unit_price_cents"] for i in record["items"]),
         }
+    if record["tender"] == "cash":
+        record = {**record, "card_token": None}
+    elif record["card_token"] is None:
+        record = {**record, "card_token": "tok_00000000000000aa"}
     return record
 
 
@@ -204,3 +212,58 @@ def test_every_record_is_processed_quarantined_or_retried(
     assert sorted(poison.sequence_number for poison in result.poison) == sorted(
         number for number in quarantined if number in {p.sequence_number for p in result.poison}
     )
+
+
+cash_transactions = st.lists(
+    st.tuples(
+        st.sampled_from(["ZA-0001", "ZA-0002", "ZA-9999"]),
+        st.sampled_from(["sale", "refund"]),
+        st.integers(min_value=1, max_value=10**7),
+        st.integers(min_value=0, max_value=3 * 3600),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cash=cash_transactions, card_at=st.integers(min_value=0, max_value=3 * 3600))
+def test_cash_transactions_meet_no_card_rule_and_leave_the_cards_as_they_were(
+    cash: list[tuple[str, str, int, int]], card_at: int
+) -> None:
+    """Whatever cash transactions come (any store, kind, amount and time, among card ones), no
+    card rule fires on them, none enters a card's history, and the card transactions score as
+    they would without them."""
+    rules = logic.Rules()
+    reference = logic.Reference(
+        stores={s["store_id"]: logic.store_point(s) for s in STORES},
+        category_of={"SKU-000001": "Dairy"},
+        baselines={},
+    )
+    card = [
+        ("ZA-0001" if step % 2 else "ZA-0002", "sale", 90, card_at + 30 * step) for step in range(6)
+    ]
+
+    def run(include_cash: bool) -> tuple[list[Any], dict[str, Any]]:
+        detector = logic.Detector(rules, reference, logic.CardHistory(rules))
+        events = [(*entry, "tok_00000000000000aa") for entry in card]
+        if include_cash:
+            events += [(*entry, None) for entry in cash]
+        card_verdicts = []
+        for number, (store, kind, amount, at, token) in enumerate(
+            sorted(events, key=lambda event: event[3])
+        ):
+            items = [{"sku": "SKU-000001", "quantity": 1, "unit_price_cents": amount}]
+            verdict = detector.observe(
+                f"t{number}", store, token, kind, amount, at, "2026-11-27T12:00:00+02:00", items
+            )
+            if token is None:
+                assert verdict is None or verdict.rules == ("outlier_amount",)
+            else:
+                card_verdicts.append(None if verdict is None else verdict.rules)
+        return card_verdicts, detector.history.cards
+
+    with_cash, cards = run(include_cash=True)
+    without_cash, cards_alone = run(include_cash=False)
+    assert with_cash == without_cash
+    assert cards == cards_alone
+    assert set(cards) == {"tok_00000000000000aa"}

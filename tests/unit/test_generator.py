@@ -265,6 +265,34 @@ def test_baskets_are_skewed_small(stream: list[PosTransaction]) -> None:
     assert Counter(record.kind for record in stream)["refund"] > 0
 
 
+def test_about_a_quarter_is_paid_in_cash_more_of_it_in_small_stores(
+    stream: list[PosTransaction], stores: dict[str, Store]
+) -> None:
+    cash = [record for record in stream if record.tender == "cash"]
+    assert 0.2 < len(cash) / len(stream) < 0.3
+    assert all(record.card_token is None for record in cash)
+    assert all(record.card_token is not None for record in stream if record.tender == "card")
+    share: dict[str, list[int]] = {}
+    for record in stream:
+        share.setdefault(stores[record.store_id].size, []).append(record.tender == "cash")
+    by_size = {size: sum(flags) / len(flags) for size, flags in share.items()}
+    assert by_size["small"] > by_size["medium"] > by_size["large"]
+
+
+def test_refunds_are_paid_out_by_card_or_in_cash(stream: list[PosTransaction]) -> None:
+    refunds = Counter(record.tender for record in stream if record.kind == "refund")
+    assert refunds["cash"] > 0
+    assert refunds["card"] > refunds["cash"]
+
+
+def test_cash_lines_carry_a_null_card_token_as_the_contract_writes_it(
+    day: Path, stream: list[PosTransaction]
+) -> None:
+    lines = (day / "stream/pos_transactions.jsonl").read_bytes().splitlines()
+    cash = next(line for line, record in zip(lines, stream, strict=True) if record.tender == "cash")
+    assert json.loads(cash)["card_token"] is None
+
+
 def test_large_stores_sell_more_than_small_ones(
     stream: list[PosTransaction], stores: dict[str, Store]
 ) -> None:
@@ -404,6 +432,7 @@ def _planted(stream: list[PosTransaction], label: dict[str, Any]) -> list[PosTra
     by_id = {record.transaction_id: record for record in stream}
     records = [by_id[transaction_id] for transaction_id in label["evidence"]["transaction_ids"]]
     assert all(record.card_token == label["evidence"]["card_token"] for record in records)
+    assert all(record.tender == "card" for record in records)
     return records
 
 

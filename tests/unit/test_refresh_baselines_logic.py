@@ -40,6 +40,7 @@ def _transaction(
         "transaction_id": transaction_id,
         "store_id": store,
         "till_id": "T01",
+        "tender": "card",
         "card_token": "tok_0123456789abcdef",
         "kind": kind,
         "amount_cents": sum(q * p for _, q, p in items),
