@@ -111,6 +111,8 @@ def _environment(context: list[str]) -> str:
 
 def _plan(args: argparse.Namespace) -> int:
     console = Console()
+    if not console.is_terminal:  # a log (make demo in CI): wide enough for the schedule table
+        console = Console(width=max(console.width, 180))
     try:
         config = load_environment(args.env)
         stacks = read_stacks(args.cdk_out, config.name)
@@ -157,7 +159,7 @@ def _plan(args: argparse.Namespace) -> int:
         schedules.add_column(column)
     for row in schedule_rows(args.cdk_out, config.name, business_date):
         schedules.add_row(
-            row.description,
+            row.description.split(" (")[0],
             row.stack.removeprefix(f"Symphony-{config.name}-"),
             f"{row.expression} {row.time_zone}",
             row.target,
