@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import re
+import secrets
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -138,6 +139,8 @@ class Deployer:
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::SSM::Parameter": self._ssm_parameter,
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::Lambda::Url": self._function_url,
             "Custom::S3BucketNotifications": self._bucket_notifications,
             "Custom::S3AutoDeleteObjects": self._interpreted_no_op,
             "Custom::LogRetention": self._interpreted_no_op,
@@ -750,6 +753,31 @@ class Deployer:
             Name=name, Value=str(p["Value"]), Type=p.get("Type", "String"), Overwrite=True
         )
         return DeployedResource(logical_id, "AWS::SSM::Parameter", name)
+
+    def _secret(self, logical_id: str, p: dict[str, Any], ctx: StackContext) -> DeployedResource:
+        """A secret in moto: its SecretString as given, or generated (GenerateSecretString)."""
+        name = p.get("Name") or self._name(ctx, logical_id, 512)
+        value = p.get("SecretString")
+        if value is None:
+            generate = p.get("GenerateSecretString") or {}
+            length = int(generate.get("PasswordLength", 32))
+            value = secrets.token_urlsafe(length)[:length]
+        arn = self.client("secretsmanager").create_secret(Name=name, SecretString=str(value))["ARN"]
+        return DeployedResource(logical_id, "AWS::SecretsManager::Secret", arn, {"Id": arn})
+
+    def _function_url(
+        self, logical_id: str, p: dict[str, Any], ctx: StackContext
+    ) -> DeployedResource:
+        """A function URL's address; the simulator calls the handler directly (with the event a
+        function URL delivers), so nothing listens on it."""
+        digest = hashlib.sha256(f"{ctx.stack_name}/{logical_id}".encode()).hexdigest()[:24]
+        url = f"https://{digest}.lambda-url.{self.region}.on.aws/"
+        return DeployedResource(
+            logical_id,
+            "AWS::Lambda::Url",
+            url,
+            {"FunctionUrl": url, "FunctionArn": p["TargetFunctionArn"]},
+        )
 
 
 _TRANSPORT_KEYS = ("aws:SecureTransport", "s3:TlsVersion")

@@ -8,9 +8,8 @@ escalate_incident definition and the real acknowledge_incident handler.
 - A responder's valid link acknowledges it: the execution ends recording who and when.
 - Unsigned or altered links are refused with 403 and change nothing.
 
-The simulator has no model of ``AWS::SecretsManager::Secret`` or ``AWS::Lambda::Url`` yet; this
-module adds both to the deployer for its own deployment (a secret generated in moto; the URL an
-address of the function: the simulator invokes the handler directly, with the event a function
+The simulator deploys ``AWS::SecretsManager::Secret`` (generated in moto) and ``AWS::Lambda::Url``
+(an address of the function: the simulator invokes the handler directly, with the event a function
 URL delivers).
 """
 
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,49 +30,10 @@ import pytest
 
 from simulator.assembly import read_assembly
 from simulator.cloud import LocalCloud, glue_runner_for_tests
-from simulator.deploy import Deployer
-from simulator.intrinsics import DeployedResource, StackContext
 from tests.infra.test_incident_escalation import STACK, build_escalation_app
 
 START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 T = TypeVar("T")
-
-
-def _secret(deployer: Deployer, logical_id: str, p: dict[str, Any], ctx: StackContext) -> Any:
-    name = f"{ctx.stack_name}-{logical_id}"
-    arn = deployer.client("secretsmanager").create_secret(
-        Name=name, SecretString=secrets.token_urlsafe(48)
-    )["ARN"]
-    return DeployedResource(logical_id, "AWS::SecretsManager::Secret", arn, {"Id": arn})
-
-
-def _function_url(deployer: Deployer, logical_id: str, p: dict[str, Any], _: StackContext) -> Any:
-    url = f"https://{logical_id.lower()}.lambda-url.{deployer.region}.on.aws/"
-    return DeployedResource(
-        logical_id,
-        "AWS::Lambda::Url",
-        url,
-        {"FunctionUrl": url, "FunctionArn": p["TargetFunctionArn"]},
-    )
-
-
-@pytest.fixture(scope="module")
-def _deployer_models() -> Iterator[None]:
-    original = Deployer.__init__
-
-    def with_models(self: Deployer, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self._handlers["AWS::SecretsManager::Secret"] = lambda logical_id, p, ctx: _secret(
-            self, logical_id, p, ctx
-        )
-        self._handlers["AWS::Lambda::Url"] = lambda logical_id, p, ctx: _function_url(
-            self, logical_id, p, ctx
-        )
-
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(Deployer, "__init__", with_models)
-    yield
-    monkeypatch.undo()
 
 
 @dataclass
@@ -200,9 +159,7 @@ def _inbox(name: str, topic: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def escalation(
-    tmp_path_factory: pytest.TempPathFactory, _deployer_models: None
-) -> Iterator[Escalation]:
+def escalation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Escalation]:
     out = tmp_path_factory.mktemp("cdk-escalation-sim")
     build_escalation_app(out, gate=False).synth()
     with LocalCloud(
