@@ -15,9 +15,10 @@ function gets a *sandbox*:
   ``sys.path``. So ``import logic`` inside a handler, at module level or lazily inside a function,
   resolves to the handler's own ``logic``; a module imported lazily during a call joins the
   function's set when the call ends.
-- **Environment per call.** ``os.environ`` holds exactly the function's variables, Lambda's
-  reserved ones (``AWS_REGION``, ``AWS_LAMBDA_FUNCTION_NAME``, ...) and a few host variables
-  (credentials, ``PATH``, ``HOME``, ``MOTO_*``) for the duration of the call, and is restored after.
+- **Environment per call.** For the duration of the call ``os.environ`` holds the function's
+  variables and Lambda's reserved ones (``AWS_REGION``, ``AWS_LAMBDA_FUNCTION_NAME``, ...) over
+  the host's (whose others stay: removing them raced other threads iterating ``os.environ``), and
+  is restored exactly after.
 - **One call at a time.** ``sys.modules``, ``sys.path`` and ``os.environ`` belong to the whole
   process, so calls are serialized by one process-wide lock. A handler that invokes another
   function synchronously (boto3 ``lambda.invoke``, or a moto trigger such as SNS -> Lambda) runs
@@ -417,7 +418,7 @@ class _Sandbox:
 class _Saved:
     modules: dict[str, ModuleType]
     path: list[str]
-    environ: dict[str, str]
+    environ: dict[str, str | None]
     stdout: Any
     stderr: Any
 
@@ -670,7 +671,7 @@ class LambdaRuntime:
         saved = _Saved(
             modules={},
             path=list(sys.path),
-            environ=_environ_snapshot(),
+            environ=_overlay_environ(environ),
             stdout=sys.stdout,
             stderr=sys.stderr,
         )
@@ -679,7 +680,6 @@ class LambdaRuntime:
                 saved.modules[name] = sys.modules.pop(name)
         sys.modules.update(sandbox.modules)
         sys.path[:0] = [str(root) for root in sandbox.spec.import_roots]
-        _swap_environ(environ)
         if not nested:
             if sys.stdout is not _STDOUT:
                 _STDOUT.fallback = sys.stdout
@@ -702,7 +702,7 @@ class LambdaRuntime:
             sandbox.handler = None
         sys.modules.update(saved.modules)
         sys.path[:] = saved.path
-        _swap_environ(saved.environ)
+        _restore_environ(saved.environ)
         sys.stdout = saved.stdout
         sys.stderr = saved.stderr
 
@@ -884,25 +884,29 @@ _POWERTOOLS_COLD_START_FLAGS = (
 )
 
 
-def _environ_snapshot() -> dict[str, str]:
-    """``os.environ`` as a dict, tolerant of another thread (a moto worker, the test) removing a
-    variable meanwhile (``dict(os.environ)`` raises KeyError then)."""
-    snapshot = {}
-    for key in list(os.environ):
-        value = os.environ.get(key)
-        if value is not None:
-            snapshot[key] = value
-    return snapshot
+def _overlay_environ(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """Set the function's variables over the host's; returns each one's previous value (None:
+    it was not set) for :func:`_restore_environ`.
+
+    The host's other variables stay visible to the handler (unlike in Lambda): removing them
+    while another thread (moto's Step Functions worker making a boto3 client, the test) iterates
+    ``os.environ`` made that thread raise KeyError, failing a task at random. A handler reads its
+    own variables, and the runtime sets those, credentials and region included.
+    """
+    previous: dict[str, str | None] = {}
+    for key, value in environ.items():
+        previous[key] = os.environ.get(key)
+        if previous[key] != value:
+            os.environ[key] = value
+    return previous
 
 
-def _swap_environ(target: Mapping[str, str]) -> None:
-    """Make ``os.environ`` equal ``target`` without ``clear()``, which raises KeyError when
-    another thread removes a variable while it runs."""
-    for key in list(os.environ):
-        if key not in target:
+def _restore_environ(previous: Mapping[str, str | None]) -> None:
+    """Undo :func:`_overlay_environ`: restore each variable it set, remove those it added."""
+    for key, value in previous.items():
+        if value is None:
             os.environ.pop(key, None)
-    for key, value in target.items():
-        if os.environ.get(key) != value:
+        elif os.environ.get(key) != value:
             os.environ[key] = value
 
 
