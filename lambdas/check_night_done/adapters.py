@@ -10,7 +10,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from symphony.night import Alert, Night, night_key
+from symphony import night_table
+from symphony.night import Alert, Night
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 CLAIM_KEPT: Final = timedelta(days=30)
@@ -29,13 +30,7 @@ def sns() -> Any:
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    item = (
-        dynamodb()
-        .Table(table_name)
-        .get_item(Key=night_key(business_date), ConsistentRead=True)
-        .get("Item")
-    )
-    return None if item is None else Night.from_item(item)
+    return night_table.read_night(dynamodb().Table(table_name), business_date)
 
 
 def claim(table_name: str, claim_id: str, now: datetime) -> ClaimState:
@@ -70,12 +65,4 @@ def mark_sent(table_name: str, claim_id: str, now: datetime) -> None:
 
 
 def publish(topic_arn: str, alert: Alert) -> None:
-    sns().publish(
-        TopicArn=topic_arn,
-        Subject=alert.subject,
-        Message=alert.message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in alert.attributes.items()
-        },
-    )
+    night_table.publish_alert(sns(), topic_arn, alert)
