@@ -78,10 +78,14 @@ class IngestionStack(Stack):
         function = self.load_reference.function
         for master in masters:
             reference_zone.grant_read(function, f"{master}/*")
-        # Write only (the loader puts items; it never reads, scans or queries). The tables have
-        # no index, so these grants name the tables' ARNs and no wildcard.
+        # Write (the loader puts items; it never scans or queries), and on the dated tables
+        # (baselines, demand) BatchGetItem for the through_date of the items a file would replace:
+        # an older file must not roll them back. The tables have no index, so these grants name
+        # the tables' ARNs and no wildcard.
         for table in (reference_table, *baseline_tables):
             table.grant_write_data(function)
+        for table in baseline_tables:
+            table.grant(function, "dynamodb:BatchGetItem")
         quarantine_zone.grant_put(function, "reference/*")
         self.load_reference.explain_grant_wildcards(
             "grant_read/grant_put write these S3 action families, limited to the masters' "

@@ -1,7 +1,8 @@
 """load_reference: a master file lands in the reference zone (stores, products, fraud baselines,
 demand statistics: logic.py); its records go to their table, and every line that fails its
-contract goes to quarantine with the reason. Triggered by EventBridge (S3 Object Created on the
-reference bucket)."""
+contract goes to quarantine with the reason. A dated item (baselines, demand) the table already
+holds with a later ``through_date`` is not replaced: it is counted as ``superseded`` and logged.
+Triggered by EventBridge (S3 Object Created on the reference bucket)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import adapters
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from logic import master_of, plan_load, quarantine_key
+from logic import DATED, drop_superseded, is_dated, item_key, master_of, plan_load, quarantine_key
 from models import ObjectCreatedEvent, Settings
 
 from symphony.tracing import LazyTracer
@@ -31,6 +32,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     bucket, key = created.detail.bucket.name, created.detail.object.key
     table = settings.table_name(master_of(key).table)
     plan = plan_load(key, adapters.read_lines(bucket, key))
+    superseded: list[dict[str, Any]] = []
+    if is_dated(plan) and plan.items:
+        keys = [item_key(item, plan.key_names) for item in plan.items]
+        current = adapters.current_dates(table, keys, plan.key_names, DATED)
+        superseded = drop_superseded(plan, current)
+        if superseded:
+            logger.warning(
+                "items older than the table's kept out",
+                extra={"key": key, "superseded": len(superseded), "first": superseded[0]},
+            )
     written = adapters.write_items(table, plan.items, plan.key_names)
     if plan.rejected:
         adapters.quarantine(settings.quarantine_bucket, quarantine_key(key), plan.rejected)
@@ -39,6 +50,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(
         name="ReferenceRecordsRejected", unit=MetricUnit.Count, value=len(plan.rejected)
     )
-    summary = {"key": key, "kind": plan.kind, "loaded": written, "rejected": len(plan.rejected)}
+    metrics.add_metric(
+        name="ReferenceRecordsSuperseded", unit=MetricUnit.Count, value=len(superseded)
+    )
+    summary = {
+        "key": key,
+        "kind": plan.kind,
+        "loaded": written,
+        "rejected": len(plan.rejected),
+        "superseded": len(superseded),
+    }
     logger.info("reference file loaded", extra=summary)
     return summary

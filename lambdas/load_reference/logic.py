@@ -18,6 +18,10 @@ demand statistics are written as the items detect_fraud (``baselines_from_items`
 reorder_inventory (``demand_from_item``) read, numbers as ``Decimal``. Every item also names the
 file and line it came from. An item is a function of its line and the file's key only, so
 loading the same file again writes the same items: nothing changes.
+
+Baselines and demand statistics are dated (``through_date``): an item is never replaced by one of
+an older date (:func:`drop_superseded`), so re-running an older night's refresh, or a seed file
+landing after the nightly refresh, cannot roll detect_fraud or reorder_inventory back.
 """
 
 from __future__ import annotations
@@ -161,6 +165,32 @@ def plan_load(key: str, lines: Iterable[bytes]) -> LoadPlan:
         item["source_line"] = number
         plan.items.append(item)
     return plan
+
+
+DATED: Final = "through_date"
+"""The attribute that dates a baseline or demand item."""
+
+
+def is_dated(plan: LoadPlan) -> bool:
+    """Whether the plan's items carry :data:`DATED` (and so may be superseded)."""
+    return plan.table != "reference"
+
+
+def item_key(item: dict[str, Any], key_names: tuple[str, str]) -> tuple[Any, Any]:
+    return item[key_names[0]], item[key_names[1]]
+
+
+def drop_superseded(plan: LoadPlan, current: dict[tuple[Any, Any], str]) -> list[dict[str, Any]]:
+    """Remove from ``plan.items`` every item whose key the table already holds with a later
+    ``through_date`` (``current``: key -> ISO date in the table); the removed items, returned.
+    An item of the same date is kept (loading a file again changes nothing)."""
+    kept: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
+    for item in plan.items:
+        held = current.get(item_key(item, plan.key_names))
+        (superseded if held is not None and held > item[DATED] else kept).append(item)
+    plan.items = kept
+    return superseded
 
 
 def _rejection(key: str, line: int, reason: str, raw: bytes) -> dict[str, Any]:

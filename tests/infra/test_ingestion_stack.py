@@ -79,8 +79,10 @@ def test_loader_may_read_masters_write_the_table_and_put_quarantine_only(
         )
     }
     assert "dynamodb:BatchWriteItem" in actions
+    assert "dynamodb:BatchGetItem" in actions  # the dated items' through_date, nothing more
     assert "s3:PutObject" in actions
-    assert not {"s3:DeleteObject", "dynamodb:DeleteTable", "dynamodb:Scan"} & actions
+    forbidden = {"s3:DeleteObject", "dynamodb:DeleteTable", "dynamodb:Scan", "dynamodb:Query"}
+    assert not forbidden & actions
 
 
 def _statements(template: Template) -> list[dict]:
@@ -110,18 +112,26 @@ def _table_outputs(statement: dict) -> set[str]:
     return found
 
 
-def test_loader_may_write_but_not_read_the_baseline_tables(ingestion: Template) -> None:
+def test_loader_writes_the_tables_and_reads_only_the_dated_items_dates(
+    ingestion: Template,
+) -> None:
     written: set[str] = set()
+    batch_read: set[str] = set()
     for statement in _statements(ingestion):
         tables = _table_outputs(statement)
         if not tables:
             continue
         actions = _actions(statement)
+        if actions == {"dynamodb:BatchGetItem"}:
+            batch_read |= tables
+            continue
         assert {"dynamodb:PutItem", "dynamodb:BatchWriteItem"} <= actions
         assert not {a for a in actions if a.startswith(("dynamodb:Get", "dynamodb:Scan"))}
         assert not {"dynamodb:Query", "dynamodb:BatchGetItem"} & actions
         written |= tables
     assert written == {"ReferenceTable", "FraudBaselinesTable", "InventoryTable"}
+    # an older baseline must not replace a newer one: its through_date is read, by key only
+    assert batch_read == {"FraudBaselinesTable", "InventoryTable"}
 
 
 def test_loader_may_read_the_baseline_folders_of_the_reference_zone(ingestion: Template) -> None:

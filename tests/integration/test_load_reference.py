@@ -111,6 +111,7 @@ def test_store_master_is_loaded_and_bad_lines_quarantined(handler: ModuleType) -
         "kind": "store",
         "loaded": 2,
         "rejected": 1,
+        "superseded": 0,
     }
     table = boto3.resource("dynamodb").Table("reference")
     item = table.get_item(Key={"kind": "store", "id": "ZA-0002"})["Item"]
@@ -161,14 +162,16 @@ def test_a_file_outside_the_masters_is_refused_by_name(handler: ModuleType) -> N
 # --- the seeded baselines ------------------------------------------------------------------------
 
 
-def _fraud_baseline(store: str, category: str, mean: float) -> bytes:
+def _fraud_baseline(
+    store: str, category: str, mean: float, through: date = date(2026, 11, 27)
+) -> bytes:
     record = FraudBaseline(
         store_id=store,
         category=category,
         mean_cents=mean,
         std_cents=mean / 4,
         count=80,
-        through_date=date(2026, 11, 27),
+        through_date=through,
     )
     return record.model_dump_json().encode()
 
@@ -209,7 +212,13 @@ def test_fraud_baselines_fill_the_table_detect_fraud_reads(handler: ModuleType) 
 
     summary = handler.lambda_handler(_object_created(key), FakeLambdaContext())
 
-    assert summary == {"key": key, "kind": "fraud_baseline", "loaded": 3, "rejected": 1}
+    assert summary == {
+        "key": key,
+        "kind": "fraud_baseline",
+        "loaded": 3,
+        "rejected": 1,
+        "superseded": 0,
+    }
     # read back the way detect_fraud reads its table (adapters.load_baseline_items)
     detect_fraud_adapters = load_lambda_module("detect_fraud", "adapters")
     rows = detect_fraud_adapters.load_baseline_items("fraud-baselines")
@@ -238,7 +247,7 @@ def test_demand_fills_the_inventory_items_reorder_inventory_reads(handler: Modul
 
     summary = handler.lambda_handler(_object_created(key), FakeLambdaContext())
 
-    assert summary == {"key": key, "kind": "demand", "loaded": 2, "rejected": 1}
+    assert summary == {"key": key, "kind": "demand", "loaded": 2, "rejected": 1, "superseded": 0}
     # read back the way reorder_inventory reads it (adapters.read_demand)
     reorder_adapters = load_lambda_module("reorder_inventory", "adapters")
     first = reorder_adapters.read_demand("inventory", "ZA-0001", "SKU-100001")
@@ -295,3 +304,26 @@ def test_baselines_are_refused_by_a_loader_not_given_their_table(
             module.lambda_handler(
                 _object_created("fraud_baselines/seed.jsonl"), FakeLambdaContext()
             )
+
+
+def test_an_older_nights_baselines_do_not_roll_the_table_back(handler: ModuleType) -> None:
+    newer = "fraud_baselines/night=2026-11-27.jsonl"
+    _put(newer, [_fraud_baseline("ZA-0001", "Dairy", 18_000.0)])
+    handler.lambda_handler(_object_created(newer), FakeLambdaContext())
+    # The 25th re-run after the 27th: its Dairy item is older; its new Bakery item is not.
+    older = "fraud_baselines/night=2026-11-25.jsonl"
+    _put(
+        older,
+        [
+            _fraud_baseline("ZA-0001", "Dairy", 5_000.0, date(2026, 11, 25)),
+            _fraud_baseline("ZA-0001", "Bakery", 7_000.0, date(2026, 11, 25)),
+        ],
+    )
+
+    summary = handler.lambda_handler(_object_created(older), FakeLambdaContext())
+
+    assert (summary["loaded"], summary["superseded"], summary["rejected"]) == (1, 1, 0)
+    items = {item["category"]: item for item in _scan("fraud-baselines")}
+    assert items["Dairy"]["mean_cents"] == 18_000
+    assert items["Dairy"]["through_date"] == "2026-11-27"
+    assert items["Bakery"]["through_date"] == "2026-11-25"
