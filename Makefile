@@ -19,7 +19,7 @@ export JSII_NODE := $(CURDIR)/node_modules/.bin/node
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install java synth test lint format demo clean
+.PHONY: help install java synth test lint format demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -71,11 +71,24 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install lint ## every test: unit, infra (synth, cdk-nag, cfn-lint, checkov, graph), integration
+# The installs and lint in parallel (lint waits only for the venv: the checkov venv and npm ci go
+# on meanwhile); each target's output kept together.
+test: ## every test: unit, infra (synth, cdk-nag, cfn-lint, checkov, graph), integration
+	$(MAKE) --no-print-directory -j3 --output-sync=target install lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
-demo: synth ## synthesize ENV and print its deployment plan and the night's schedule
+# The night of `make demo`: NIGHT_STORES stores (the full 2,900 take longer than 3 minutes here:
+# see README, "The night simulation"), every drill, the report into report/.
+NIGHT_STORES ?= 100
+NIGHT_ARGS ?= --stores $(NIGHT_STORES) --inject all
+demo: synth ## synthesize ENV, print its plan, then simulate a night with every drill; report in report/
 	$(PY) -m simulator plan --env $(ENV) --cdk-out cdk.out
+	$(PY) -m simulator night --env $(ENV) --cdk-out cdk.out $(NIGHT_ARGS) --report report
+
+# benchmarks/run.py: every figure, its baseline and target; BENCH_QUICK=1 for small sizes and 2
+# runs, BENCH_MAKE_TEST=1 to time `make test` too, BENCH_ARGS for more (e.g. --only detect_fraud).
+bench: java $(VENV)/.installed node_modules/.installed ## every benchmark: benchmarks/results.json, .md and the README table
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean: ## remove build output (keeps the venvs and node_modules)
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,8 @@
 
 This is the only module that reads the process environment and the CDK context. A bad
 configuration, or a cdk-nag finding nobody suppressed with a reason, ends synth with a non-zero
-exit and a message that says what is wrong.
+exit and a message that says what is wrong. ``-c validate=false`` leaves the cdk-nag gate out
+(for timing synth without it: ``make bench``); the gate is on by default and in ``make synth``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,19 @@ def build(app: cdk.App) -> SymphonyStacks:
     name = app.node.try_get_context("env") or DEFAULT_ENVIRONMENT
     config = load_environment(str(name))
     stacks = SymphonyStacks(app, stack_set_id(config.name), config=config)
-    add_security_checks(app)
+    if validation_enabled(app):
+        add_security_checks(app)
     return stacks
+
+
+def validation_enabled(app: cdk.App) -> bool:
+    """``-c validate=true|false`` (default true): whether the cdk-nag gate runs."""
+    value = app.node.try_get_context("validate")
+    if value is None or str(value).lower() == "true" or value is True:
+        return True
+    if str(value).lower() == "false" or value is False:
+        return False
+    raise ConfigError(f"context validate={value!r}: expected true or false")
 
 
 def main() -> int:

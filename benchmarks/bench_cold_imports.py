@@ -34,11 +34,19 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from figures import Figure, Target, progress  # noqa: E402
+
 TARGET_RATIO: Final = 1.5
+IMPORT_TARGET: Final = Target("ratio", TARGET_RATIO, "cold start is a feature")
+PACKAGE_TARGET: Final = Target("value", 50 * 1024, "Lambda's limit for a zipped upload: 50 MB")
 REGION: Final = "af-south-1"
 ACCOUNT_ARN: Final = f"{REGION}:123456789012"
 
@@ -170,6 +178,21 @@ ENVIRONMENTS: Final[dict[str, dict[str, str]]] = {
 }
 """Per function, the variables its settings require (dummy values of the right shape)."""
 
+COMMON: Final[dict[str, str]] = {
+    name: value for environment in ENVIRONMENTS.values() for name, value in environment.items()
+} | {
+    "ALERT_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/alerts",
+    "STATE_TABLE": "alert_state",
+    "CRITICAL_TOPIC_ARN": f"arn:aws:sns:{ACCOUNT_ARN}:critical",
+    "INFORMATIONAL_TOPIC_ARN": f"arn:aws:sns:{ACCOUNT_ARN}:informational",
+    "DEAD_LETTER_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/dead-letters",
+    "RUNBOOK_BASE_URL": "https://runbooks.invalid/",
+    "DIGEST_SENDER": "alerts@symphony.invalid",
+}
+"""Every variable above, and the newer ones, given to every handler (settings models ignore
+variables they do not declare), so a handler whose settings gained a variable still imports;
+a function's own entry above wins where a name means something else to it."""
+
 NOTABLE_MODULES: Final = (
     "aws_xray_sdk",
     "pydantic",
@@ -230,7 +253,8 @@ def _environment(folder: str, task_root: Path) -> dict[str, str]:
     }
     return {
         **inherited,
-        **ENVIRONMENTS[folder],
+        **COMMON,
+        **ENVIRONMENTS.get(folder, {}),
         "POWERTOOLS_SERVICE_NAME": folder,
         "POWERTOOLS_METRICS_NAMESPACE": "Symphony",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -272,6 +296,124 @@ def _time_import(
     return {"seconds": float(elapsed), "loaded": list(loaded)}
 
 
+@dataclass
+class Rounds:
+    """What :func:`run_rounds` measured: seconds per round for ``boto3``, each handler and each
+    extra label; the notable modules each loaded; package sizes (bytes, zipped bytes)."""
+
+    durations: dict[str, list[float]]
+    loaded: dict[str, list[str]]
+    sizes: dict[str, tuple[int, int]]
+    layer: tuple[int, int]
+
+
+def handler_folders(only: list[str] | None = None) -> list[str]:
+    """Every folder under ``lambdas/`` with a ``handler.py`` (or those of ``only``)."""
+    folders = sorted(
+        path.name for path in (ROOT / "lambdas").iterdir() if (path / "handler.py").is_file()
+    )
+    if only:
+        unknown = sorted(set(only) - set(folders))
+        if unknown:
+            raise SystemExit(f"no handler folder {unknown} under lambdas/ (have {folders})")
+        folders = [folder for folder in folders if folder in only]
+    return folders
+
+
+def run_rounds(
+    folders: list[str], runs: int, extras: Sequence[str] = (), bytecode: bool = False
+) -> Rounds:
+    """Stage the packages, one warm-up round (and the side-effect check), then ``runs`` rounds."""
+    with tempfile.TemporaryDirectory(prefix="bench-cold-imports-") as scratch:
+        tasks, layer = _stage(Path(scratch), folders)
+        if bytecode:
+            compileall.compile_dir(scratch, quiet=1)
+        # (label, statement, task root, environment): the baseline runs from the first folder.
+        cases = [("boto3", "import boto3", tasks / folders[0], folders[0])]
+        cases += [(folder, "import handler", tasks / folder, folder) for folder in folders]
+        for extra in extras:
+            label, _, statement = extra.partition("=")
+            cases.append((label, statement, tasks / folders[0], folders[0]))
+        durations: dict[str, list[float]] = {label: [] for label, *_ in cases}
+        loaded: dict[str, list[str]] = {}
+        for round_number in range(runs + 1):
+            for label, statement, task_root, folder in cases:
+                measured = _time_import(
+                    statement,
+                    task_root,
+                    layer,
+                    _environment(folder, task_root),
+                    check=round_number == 0,
+                )
+                if round_number == 0:  # warm-up, and the side-effect check
+                    loaded[label] = measured["loaded"]
+                else:
+                    durations[label].append(measured["seconds"])
+            progress(
+                f"  cold imports: {'warm-up' if round_number == 0 else f'round {round_number}'}"
+                f"/{runs} done"
+            )
+        sizes = {folder: _package_size(tasks / folder) for folder in folders}
+        return Rounds(durations, loaded, sizes, _package_size(layer))
+
+
+def measure(runs: int = 5, only: list[str] | None = None) -> list[Figure]:
+    """One figure per handler: its cold import in ms against ``import boto3``'s, in the same
+    rounds; ``details`` has its deployment package (the asset plus the shared layer)."""
+    folders = handler_folders(only)
+    progress(f"cold imports: {len(folders)} handlers against import boto3, {runs} rounds")
+    rounds = run_rounds(folders, runs)
+    boto3_ms = [seconds * 1000 for seconds in rounds.durations["boto3"]]
+    layer_bytes, layer_zip = rounds.layer
+    figures = []
+    for folder in folders:
+        asset_bytes, asset_zip = rounds.sizes[folder]
+        figures.append(
+            Figure(
+                f"cold_import.{folder}",
+                f"cold import: {folder}",
+                "ms",
+                [seconds * 1000 for seconds in rounds.durations[folder]],
+                "import boto3",
+                boto3_ms,
+                IMPORT_TARGET,
+                details={
+                    "loaded": rounds.loaded[folder],
+                    "package_bytes": asset_bytes + layer_bytes,
+                    "package_zip_bytes": asset_zip + layer_zip,
+                    "asset_bytes": asset_bytes,
+                    "asset_zip_bytes": asset_zip,
+                    "layer_bytes": layer_bytes,
+                    "layer_zip_bytes": layer_zip,
+                },
+            )
+        )
+    return figures
+
+
+def package_figure(import_figures: list[Figure]) -> Figure:
+    """The handlers' deployment packages (asset + the shared layer, zipped) as one figure:
+    one sample per handler, so the table shows the smallest, the median and the largest."""
+    zipped = {
+        figure.key.removeprefix("cold_import."): figure.details["package_zip_bytes"] / 1024
+        for figure in import_figures
+    }
+    largest = max(zipped, key=zipped.__getitem__)
+    return Figure(
+        "package.handlers",
+        f"deployment package per handler, zipped ({len(zipped)} handlers)",
+        "KB",
+        list(zipped.values()),
+        target=PACKAGE_TARGET,
+        note=(
+            f"the handler's asset plus the shared symphony layer, zipped as CDK would; the "
+            f"spread is across handlers (largest: {largest}, {zipped[largest]:.1f} KB). "
+            "The Powertools layer (with pydantic) is AWS's and not counted."
+        ),
+        details={"zip_kb": {name: round(size, 1) for name, size in zipped.items()}},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -290,42 +432,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    folders = sorted(
-        path.name for path in (ROOT / "lambdas").iterdir() if (path / "handler.py").is_file()
-    )
-    if args.only:
-        folders = [folder for folder in folders if folder in args.only]
-    missing = [folder for folder in folders if folder not in ENVIRONMENTS]
-    if missing:
-        raise SystemExit(f"no dummy environment for {missing}: add them to ENVIRONMENTS")
-
-    with tempfile.TemporaryDirectory(prefix="bench-cold-imports-") as scratch:
-        tasks, layer = _stage(Path(scratch), folders)
-        if args.bytecode:
-            compileall.compile_dir(scratch, quiet=1)
-        # (label, statement, task root, environment): the baseline runs from the first folder.
-        cases = [("boto3", "import boto3", tasks / folders[0], folders[0])]
-        cases += [(folder, "import handler", tasks / folder, folder) for folder in folders]
-        for extra in args.extra:
-            label, _, statement = extra.partition("=")
-            cases.append((label, statement, tasks / folders[0], folders[0]))
-        durations: dict[str, list[float]] = {label: [] for label, *_ in cases}
-        loaded: dict[str, list[str]] = {}
-        for round_number in range(args.runs + 1):
-            for label, statement, task_root, folder in cases:
-                measured = _time_import(
-                    statement,
-                    task_root,
-                    layer,
-                    _environment(folder, task_root),
-                    check=round_number == 0,
-                )
-                if round_number == 0:  # warm-up, and the side-effect check
-                    loaded[label] = measured["loaded"]
-                else:
-                    durations[label].append(measured["seconds"])
-        sizes = {folder: _package_size(tasks / folder) for folder in folders}
-        layer_bytes, layer_zip_bytes = _package_size(layer)
+    folders = handler_folders(args.only)
+    rounds = run_rounds(folders, args.runs, args.extra, args.bytecode)
+    durations, loaded, sizes = rounds.durations, rounds.loaded, rounds.sizes
+    layer_bytes, layer_zip_bytes = rounds.layer
 
     baseline = statistics.median(durations["boto3"])
     lines = []

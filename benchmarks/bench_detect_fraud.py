@@ -1,19 +1,20 @@
-"""Benchmark of detect_fraud: CPU of one 6,500-record Kinesis batch, and the handler's cold import.
+"""Benchmark of detect_fraud: one 6,500-record Kinesis batch, in time and in memory.
 
-- The handler's processing of a 6,500-record batch (a 6 MB batch of ~300-500 byte POS records),
-  with the reference data and baselines cached and every AWS call replaced by an in-memory fake,
-  so only CPU is measured; against the floor, base64 + orjson decode of the same records in the
-  same run (median of 5 each, and the ratio; target <= 1.6). Again with 1 % poison records.
-  The batch comes with a tumbling-window ``state`` so the state export is included. For scale,
-  also the decode the handler can use in Lambda (base64 + ``pydantic_core.from_json``, no orjson
-  there): ``decode_ms`` and ``ratio_to_decode``.
-- The handler's import in a fresh interpreter against ``import boto3`` (median of 5; target
-  <= 1.5), in wall-clock time and in the importing process's CPU time (steadier on a shared
-  machine).
+- Time: the handler's processing of a 6,500-record batch (a 6 MB batch of ~300-500 byte POS
+  records), with the reference data and baselines cached (a warm container) and every AWS call
+  replaced by an in-memory fake, so only CPU is measured; against the floor, base64 + orjson
+  decode of the same records, in the same rounds (target <= 1.6x). Again with 1 % poison records
+  (truncated JSON). The batch comes with a tumbling-window ``state`` so the state export is
+  included. For scale, ``details`` also gives the decode the handler uses (base64 +
+  ``pydantic_core.from_json``: there is no orjson in Lambda).
+- Memory: the peak RSS (``VmHWM``, nothing subtracted) of a fresh interpreter that imports
+  the handler, loads the reference data and processes the batch once, as a cold container's
+  first invocation does, against a fresh interpreter that does nothing (what the interpreter
+  alone costs). Target: <= 192 MB, a quarter of the 256 MB function left as headroom.
 
     .venv/bin/python benchmarks/bench_detect_fraud.py [--records 6500] [--runs 5]
 
-Prints one JSON line. Not a test: see benchmarks/README.md for the recorded figures.
+Prints one JSON line per figure. ``make bench`` (benchmarks/run.py) runs it with the others.
 """
 
 from __future__ import annotations
@@ -26,28 +27,30 @@ import io
 import json
 import os
 import random
-import statistics
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Final
 
-import orjson
-from pydantic_core import from_json
+ROOT: Final = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from figures import Figure, Target, progress  # noqa: E402
 
-from symphony.generator import GenerateOptions, generate  # noqa: E402
-from tests.lambdas import FakeLambdaContext, load_lambda_module  # noqa: E402
+BATCH_TARGET: Final = Target("ratio", 1.6, "the handler's work per record, next to decoding it")
+MEMORY_TARGET: Final = Target("value", 192.0, "a 256 MB function with 25 % headroom")
 
-ENVIRONMENT = {
+ENVIRONMENT: Final = {
     "FRAUD_ALERTS_TABLE": "fraud_alerts",
     "FRAUD_BASELINES_TABLE": "fraud_baselines",
     "REFERENCE_TABLE": "reference",
     "ALERT_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:critical",
+    "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alerts",
     "QUARANTINE_BUCKET": "quarantine",
     "FRAUD_SCORE_ALERT": "0.8",
     "POWERTOOLS_SERVICE_NAME": "detect_fraud",
@@ -56,13 +59,15 @@ ENVIRONMENT = {
 }
 
 
-def _event(lines: list[bytes], poison_share: float) -> dict[str, Any]:
+def event_of(lines: list[bytes], poison_share: float) -> dict[str, Any]:
+    """A Kinesis event of ``lines`` with a tumbling window; ``poison_share`` of the records
+    (chosen with a fixed seed) truncated to half their JSON."""
     rng = random.Random(1)
     records = []
     for number, line in enumerate(lines):
         data = base64.b64encode(line).decode()
         if rng.random() < poison_share:
-            data = base64.b64encode(line[: len(line) // 2]).decode()  # truncated JSON
+            data = base64.b64encode(line[: len(line) // 2]).decode()
         records.append(
             {
                 "eventID": f"shardId-000000000000:{49650000000000000000000000000000 + number}",
@@ -86,79 +91,79 @@ def _event(lines: list[bytes], poison_share: float) -> dict[str, Any]:
     }
 
 
-def _median_seconds(action: Any, runs: int, before: Any = None) -> tuple[float, list[float]]:
-    durations = []
-    for _ in range(runs):
-        if before is not None:
-            before()
-        started = time.perf_counter()
-        action()
-        durations.append(time.perf_counter() - started)
-    return statistics.median(durations), durations
+def prepare(records: int, directory: Path) -> list[bytes]:
+    """Generate a day big enough for ``records`` POS records into ``directory`` (its reference
+    data and fraud baselines are what the fakes return) and the batch's event as ``event.json``;
+    the batch's lines."""
+    from symphony.generator import GenerateOptions, generate
+
+    stores = max(10, records // 150)
+    generate(GenerateOptions(stores=stores, transactions_per_store=200, seed=3), directory)
+    lines = (directory / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
+    if len(lines) < records:
+        raise SystemExit(f"the generated day has {len(lines)} POS records, fewer than {records}")
+    batch = lines[:records]
+    (directory / "event.json").write_text(json.dumps(event_of(batch, 0.0)))
+    return batch
 
 
-def _cold_import(statement: str, runs: int) -> tuple[float, float]:
-    """Median (wall-clock, CPU) seconds of ``statement`` in a fresh interpreter."""
-    code = (
-        "import sys, time; "
-        f"sys.path[:0] = [{str(ROOT / 'lambdas' / 'detect_fraud')!r}, {str(ROOT)!r}]; "
-        "started, cpu = time.perf_counter(), time.process_time(); "
-        f"{statement}; print(time.perf_counter() - started, time.process_time() - cpu)"
-    )
-    environment = {**os.environ, **ENVIRONMENT}
-    walls, cpus = [], []
-    for _ in range(runs + 1):  # the first run warms the bytecode caches
-        output = subprocess.run(
-            [sys.executable, "-c", code], env=environment, capture_output=True, check=True
-        ).stdout
-        wall, cpu = output.decode().strip().splitlines()[-1].split()
-        walls.append(float(wall))
-        cpus.append(float(cpu))
-    return statistics.median(walls[1:]), statistics.median(cpus[1:])
+def load_handler(directory: Path) -> ModuleType:
+    """detect_fraud's handler with every AWS call faked from the files in ``directory``."""
+    from tests.lambdas import load_lambda_module
 
+    def jsonl(name: str) -> list[dict[str, Any]]:
+        text = (directory / "reference" / name).read_text()
+        return [json.loads(line) for line in text.splitlines() if line]
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=6500)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="bench-detect-fraud-") as scratch:
-        out = Path(scratch) / "day"
-        stores = max(10, args.records // 150)
-        generate(GenerateOptions(stores=stores, transactions_per_store=200, seed=3), out)
-        lines = (out / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
-        store_records = [
-            json.loads(line)
-            for line in (out / "reference" / "stores.jsonl").read_text().splitlines()
-        ]
-        product_records = [
-            json.loads(line)
-            for line in (out / "reference" / "products.jsonl").read_text().splitlines()
-        ]
+    stores, products = jsonl("stores.jsonl"), jsonl("products.jsonl")
+    baselines = jsonl("fraud_baselines.jsonl")
     os.environ.update(ENVIRONMENT)
-    logic = load_lambda_module("detect_fraud", "logic")
-    handler = load_lambda_module("detect_fraud", environment=ENVIRONMENT)
-    transactions = [orjson.loads(line) for line in lines]
-    category_of = {record["sku"]: record["category"] for record in product_records}
-    baseline_rows = logic.baseline_items(logic.build_baselines(transactions, category_of))
+    handler: ModuleType = load_lambda_module("detect_fraud", environment=ENVIRONMENT)
     adapters = handler.adapters
-    adapters.load_reference_records = lambda table, kind: (
-        store_records if kind == "store" else product_records
-    )
-    adapters.load_baseline_items = lambda table: baseline_rows
+    adapters.load_reference_records = lambda table, kind: stores if kind == "store" else products
+    adapters.load_baseline_items = lambda table: baselines
     adapters.put_alert_once = lambda table, item: True
     adapters.publish_alert = lambda topic, subject, message, attributes: "message-id"
+    adapters.send_alert = lambda queue_url, request: "message-id"
     adapters.mark_notified = lambda table, transaction_id, message_id, at: None
     adapters.quarantine = lambda bucket, key, rows: None
-    batch = lines[: args.records]
-    context = FakeLambdaContext()
-    handler.logger.registered_handler.setStream(io.StringIO())  # the summary is still formatted
-    handler.reference()  # baselines cached, as in a warm container
 
-    figures: dict[str, Any] = {"benchmark": "detect_fraud", "records": len(batch)}
-    for label, share in (("clean", 0.0), ("poison_1pct", 0.01)):
-        event = _event(batch, share)
+    def no_aws(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("an AWS client was asked for: fake the adapter that calls it")
+
+    for client in ("dynamodb", "sqs", "sns", "s3"):  # whatever the fakes above miss fails loudly
+        if hasattr(adapters, client):
+            setattr(adapters, client, no_aws)
+    handler.logger.registered_handler.setStream(io.StringIO())  # the summary is still formatted
+    return handler
+
+
+def _timed(action: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def measure_batch(records: int = 6500, runs: int = 5) -> list[Figure]:
+    """The clean and the 1 %-poison figures, in milliseconds; rounds interleave the handler
+    and the floor so both see the same noise."""
+    import orjson
+    from pydantic_core import from_json
+
+    from tests.lambdas import FakeLambdaContext
+
+    progress(f"detect_fraud: generating a day for a {records:,}-record batch")
+    with tempfile.TemporaryDirectory(prefix="bench-detect-fraud-") as scratch:
+        batch = prepare(records, Path(scratch))
+        handler = load_handler(Path(scratch))
+    context = FakeLambdaContext()
+    handler.reference()  # reference data and baselines cached, as in a warm container
+    figures = []
+    for key, label, share in (
+        ("detect_fraud.batch", "detect_fraud, clean batch", 0.0),
+        ("detect_fraud.batch_poison", "detect_fraud, batch with 1 % poison", 0.01),
+    ):
+        event = event_of(batch, share)
         datas = [record["kinesis"]["data"] for record in event["Records"]]
 
         def floor(datas: list[str] = datas) -> None:
@@ -172,35 +177,126 @@ def main() -> None:
                     from_json(binascii.a2b_base64(data))
 
         def run(event: dict[str, Any] = event) -> None:
-            with contextlib.redirect_stdout(io.StringIO()):
+            handler.history.cards.clear()  # every run starts from the same card history
+            with contextlib.redirect_stdout(io.StringIO()):  # the metrics line
                 response = handler.lambda_handler(event, context)
-            assert not response["batchItemFailures"], response["batchItemFailures"][:3]
+            if response["batchItemFailures"]:
+                raise RuntimeError(f"records failed: {response['batchItemFailures'][:3]}")
 
-        floor_seconds, _ = _median_seconds(floor, args.runs)
-        decode_seconds, _ = _median_seconds(decode, args.runs)
-        seconds, durations = _median_seconds(run, args.runs, before=handler.history.cards.clear)
-        figures[label] = {
-            "handler_ms": round(seconds * 1000, 1),
-            "runs_ms": [round(duration * 1000, 1) for duration in durations],
-            "floor_ms": round(floor_seconds * 1000, 1),
-            "ratio": round(seconds / floor_seconds, 2),
-            "decode_ms": round(decode_seconds * 1000, 1),
-            "ratio_to_decode": round(seconds / decode_seconds, 2),
-            "records_per_second": round(len(batch) / seconds),
-        }
-    boto3_wall, boto3_cpu = _cold_import("import boto3", args.runs)
-    handler_wall, handler_cpu = _cold_import("import handler", args.runs)
-    figures["cold_import"] = {
-        "handler_ms": round(handler_wall * 1000, 1),
-        "boto3_ms": round(boto3_wall * 1000, 1),
-        "ratio": round(handler_wall / boto3_wall, 2),
-        "handler_cpu_ms": round(handler_cpu * 1000, 1),
-        "boto3_cpu_ms": round(boto3_cpu * 1000, 1),
-        "cpu_ratio": round(handler_cpu / boto3_cpu, 2),
-    }
-    figures["cpus"] = os.cpu_count()
-    figures["python"] = sys.version.split()[0]
-    print(json.dumps(figures))
+        handler_ms, floor_ms, decode_ms = [], [], []
+        run()  # warm-up: the detector's per-store floors, the timestamp cache
+        for round_number in range(runs):
+            floor_ms.append(_timed(floor) * 1000)
+            decode_ms.append(_timed(decode) * 1000)
+            handler_ms.append(_timed(run) * 1000)
+            progress(
+                f"  {label}: run {round_number + 1}/{runs}: {handler_ms[-1]:.1f} ms "
+                f"(floor {floor_ms[-1]:.1f} ms)"
+            )
+        figures.append(
+            Figure(
+                key,
+                f"{label} ({len(batch):,} records)",
+                "ms",
+                handler_ms,
+                "base64 + orjson decode",
+                floor_ms,
+                BATCH_TARGET,
+                details={
+                    "records": len(batch),
+                    "poison_share": share,
+                    "from_json_decode_ms": decode_ms,
+                    "records_per_second": round(len(batch) / (min(handler_ms) / 1000)),
+                },
+            )
+        )
+    return figures
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident set in KB: ``VmHWM`` from ``/proc/self/status``, which
+    starts afresh at ``exec``. ``ru_maxrss`` does not: a child forked from a 100 MB parent
+    reports at least 100 MB, whatever it does. Elsewhere than Linux, ``ru_maxrss``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+_CHILD_INTERPRETER: Final = (
+    "import sys\n"
+    "for line in open('/proc/self/status'):\n"
+    "    if line.startswith('VmHWM:'): print(line.split()[1]); sys.exit()\n"
+    "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
+
+def _child_peak_kb(arguments: list[str]) -> int:
+    completed = subprocess.run(
+        [sys.executable, *arguments],
+        env={**os.environ, **ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"memory child {arguments[:2]} failed:\n{completed.stderr[-2000:]}")
+    return int(completed.stdout.strip().splitlines()[-1])
+
+
+def measure_memory(records: int = 6500, runs: int = 5) -> list[Figure]:
+    """Peak RSS in MB of a cold container's first batch, against a bare interpreter."""
+    progress(f"memory: detect_fraud's peak RSS on a {records:,}-record batch")
+    peaks, bare = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-detect-fraud-memory-") as scratch:
+        prepare(records, Path(scratch))
+        for round_number in range(runs):
+            bare.append(_child_peak_kb(["-c", _CHILD_INTERPRETER]) / 1024)
+            peaks.append(_child_peak_kb([__file__, "--memory-child", scratch]) / 1024)
+            progress(f"  run {round_number + 1}/{runs}: {peaks[-1]:.1f} MB (bare {bare[-1]:.1f})")
+    return [
+        Figure(
+            "memory.detect_fraud",
+            f"detect_fraud peak RSS, cold container + one {records:,}-record batch",
+            "MB",
+            peaks,
+            "a bare interpreter",
+            bare,
+            MEMORY_TARGET,
+            note=(
+                "peak RSS (VmHWM) of the whole process, nothing subtracted; a bare interpreter "
+                f"peaks at {min(bare):.1f}-{max(bare):.1f} MB here (the baseline)."
+            ),
+        )
+    ]
+
+
+def _memory_child(directory: Path) -> None:
+    """In a fresh interpreter: import the handler, then one invocation of the batch in
+    ``directory/event.json`` (the reference load included); print the peak RSS in KB."""
+    from tests.lambdas import FakeLambdaContext
+
+    handler = load_handler(directory)
+    event = json.loads((directory / "event.json").read_text())
+    with contextlib.redirect_stdout(io.StringIO()):
+        response = handler.lambda_handler(event, FakeLambdaContext())
+    if response["batchItemFailures"]:
+        raise SystemExit(f"records failed: {response['batchItemFailures'][:3]}")
+    print(peak_rss_kb())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=6500)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        _memory_child(args.memory_child)
+        return
+    for figure in [*measure_batch(args.records, args.runs), *measure_memory(args.records, 3)]:
+        print(json.dumps(figure.as_dict()))
 
 
 if __name__ == "__main__":

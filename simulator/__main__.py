@@ -3,6 +3,7 @@
 plan    print an environment's deployment plan and its night's schedule
 up      deploy the app into the local cloud; show what was created and what was not
 invoke  deploy, then invoke one function with an event file (like `sam local invoke`)
+night   a whole night of the chain on the simulated clock, with fault drills and a report
 """
 
 from __future__ import annotations
@@ -70,6 +71,40 @@ def build_parser() -> argparse.ArgumentParser:
         "under lambdas/, e.g. load_reference) with the event in FILE (the AWS event shape, "
         "JSON) and print the response as JSON. Exit 1 when the function raised.",
     )
+    night = commands.add_parser(
+        "night",
+        help="simulate a whole night (22:00-07:30 local) with drills; print and write a report",
+        description="Synthesize the app if cdk.out is stale, deploy it into the local cloud, "
+        "generate the business day and walk the simulated clock from 22:00 to 07:30 in the "
+        "stores' time zone: uploads, the POS stream, fridges, prices and stock counts, the real "
+        "schedules, state machines and Glue jobs. Exit 1 when the accounting does not close or "
+        "a drill did not get its reaction.",
+    )
+    night.add_argument("--date", type=_parse_date, default=date(2026, 11, 27), help="business "
+                       "date (default 2026-11-27)")  # fmt: skip
+    night.add_argument("--stores", type=int, default=2900, help="stores (default 2900)")
+    night.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    night.add_argument("--transactions-per-store", type=int, default=200, help="default 200")
+    night.add_argument("--pos-sample", type=float, default=1.0, help="fraction of the POS "
+                       "transactions streamed (default 1: all)")  # fmt: skip
+    night.add_argument(
+        "--inject", action="append", default=[], metavar="DRILL",
+        help="a fault drill (repeat or comma-separate; 'all' for every one): "
+        "never_submits, late_store, glue_fails_once, glue_fails, poison_records, "
+        "throttled_table, handler_timeout, duplicate_batch, supplier_down",
+    )  # fmt: skip
+    night.add_argument("--report", type=Path, default=None, metavar="DIR", help="write "
+                       "summary.json, report.html and timeline.png here")  # fmt: skip
+    night.add_argument("--env", default="dev", help="environment (default dev)")
+    night.add_argument(
+        "--glue",
+        choices=("fast", "spark"),
+        default="fast",
+        help="Glue runner: fast (scripted, no Spark) or spark (the real jobs on local Spark)",
+    )
+    night.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly (default cdk.out)"
+    )
     invoke.add_argument("function", metavar="FUNCTION", help="folder name under lambdas/")
     invoke.add_argument("--event", type=Path, required=True, metavar="FILE", help="event as JSON")
     for command in (up, invoke):
@@ -91,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "plan":
         return _plan(args)
+    if args.command == "night":
+        from simulator.night_command import night_command
+
+        return night_command(args)
     from simulator.commands import invoke_command, up_command
 
     environment = _environment(args.context)

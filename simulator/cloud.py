@@ -113,6 +113,7 @@ class LocalCloud:
         self.clock = SimulatedClock(
             self._start, invoker=self.runtime, region=self.region, deliveries=self.deliveries
         )
+        self.runtime.clock = lambda: self.clock.now
         self.stepfunctions: StepFunctionsPatches = exit_stack.enter_context(
             install_stepfunctions_patches(
                 glue_jobs=self.glue_jobs,

@@ -280,13 +280,31 @@ def target_payload(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
         return resolve_input_path(delivered, target["InputPath"])
     if "InputTransformer" in target:
         transformer = target["InputTransformer"]
-        # moto's own transformer, fed the delivered (ISO-time) event.
+        paths = transformer.get("InputPathsMap", {})
+        # moto's own transformer, fed the delivered (ISO-time) event, after quoting the string
+        # values of placeholders that stand as JSON values (which moto would insert bare).
         return EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
+            input_template=_quote_string_values(transformer.get("InputTemplate"), paths, delivered),
+            input_paths_map=paths,
             event=cast(Any, {**delivered, "ingestion-time": event.get("ingestion-time", 0.0)}),
         )
     return delivered
+
+
+def _quote_string_values(template: Any, paths: Mapping[str, str], event: Mapping[str, Any]) -> Any:
+    """EventBridge puts a string value where a placeholder stands as a JSON value
+    (``{"at": <time>}``) as a JSON string (``{"at": "2026-11-28T00:31:00Z"}``); inside a string
+    (``"ended <state>"``) as it is."""
+    if not isinstance(template, str):
+        return template  # none: moto's default template
+    for name, path in paths.items():
+        value = resolve_input_path(event, path)
+        if isinstance(value, str):
+            quoted = json.dumps(value).replace("\\", "\\\\")  # a replacement string
+            template = re.sub(
+                rf"([:\[,]\s*)<{re.escape(name)}>(?=\s*[,}}\]])", rf"\g<1>{quoted}", template
+            )
+    return template
 
 
 def unique_execution_name(prefix: str) -> str:

@@ -494,6 +494,14 @@ class LambdaRuntime:
         self._stats: dict[str, FunctionStats] = {}
         self._history: dict[str, deque[Invocation]] = {}
         self._bookkeeping = threading.Lock()
+        self.clock: Callable[[], datetime] | None = None
+        """The cloud's time (a simulated clock's ``now``): a handler module's ``clock`` (the
+        function's time source, which every handler of the app exposes) is pointed at it when the
+        module loads, so windows, deadlines and timestamps follow the simulated night."""
+        self.fault_hook: Callable[[str], str | None] | None = None
+        """Consulted before each invocation with the function's name (``simulator.faults``): it
+        answers ``"timeout"`` to make that invocation time out without running the handler,
+        as a handler stuck on a slow dependency would, or ``None`` to run it normally."""
 
     # registration -------------------------------------------------------------------------
 
@@ -552,8 +560,12 @@ class LambdaRuntime:
                 env=client_context.get("env"),
             )
         request_id = str(uuid.uuid4())
-        with self._exclusive() as nested:
-            result = self._run(sandbox, event, request_id, client_context, nested=nested)
+        fault = self.fault_hook(name) if self.fault_hook is not None else None
+        if fault == "timeout":
+            result = _injected_timeout(sandbox.spec, request_id)
+        else:
+            with self._exclusive() as nested:
+                result = self._run(sandbox, event, request_id, client_context, nested=nested)
         with self._bookkeeping:
             stats = self._stats[name]
             stats.invocations += 1
@@ -864,6 +876,8 @@ class LambdaRuntime:
         except Exception as exc:
             error_type, message, stack = _exception_details(exc)
             raise _InitError(error_type, message, stack) from exc
+        if self.clock is not None:
+            _use_clock(module, self.clock)
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise _InitError(
@@ -882,6 +896,41 @@ _POWERTOOLS_COLD_START_FLAGS = (
     ("aws_lambda_powertools.metrics.provider.cold_start", "is_cold_start"),
     ("aws_lambda_powertools.metrics.base", "is_cold_start"),
 )
+
+
+def _injected_timeout(spec: FunctionSpec, request_id: str) -> InvocationResult:
+    """What Lambda reports for an invocation that ran out of time (a fault injected by the
+    simulator: the handler is not run, so nothing it would have written exists)."""
+    message = (
+        f"RequestId: {request_id} Error: Task timed out after {spec.timeout_seconds:.2f} seconds"
+    )
+    return InvocationResult(
+        function_name=spec.name,
+        request_id=request_id,
+        payload=_error_payload("Sandbox.Timedout", message, (), request_id),
+        error_type="Sandbox.Timedout",
+        error_message=message,
+        stack_trace=(),
+        function_error="Unhandled",
+        duration_ms=spec.timeout_seconds * 1000,
+        logs=(
+            f"START RequestId: {request_id}\n{_iso_now()} {message}\nEND RequestId: {request_id}\n"
+        ),
+        cold_start=False,
+    )
+
+
+def _use_clock(module: ModuleType, now: Callable[[], datetime]) -> None:
+    """Point the handler module's ``clock`` at ``now``: a clock answering an aware datetime
+    gets ``now``; one answering epoch seconds (``time.time``) gets ``now``'s timestamp."""
+    original = getattr(module, "clock", None)
+    if not callable(original):
+        return
+    sample = original()
+    if isinstance(sample, datetime):
+        module.clock = now  # type: ignore[attr-defined]
+    elif isinstance(sample, int | float):
+        module.clock = lambda: now().timestamp()  # type: ignore[attr-defined]
 
 
 def _overlay_environ(environ: Mapping[str, str]) -> dict[str, str | None]:

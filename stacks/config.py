@@ -354,13 +354,93 @@ class Subscriber(_Frozen):
         return self
 
 
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+class BusinessHours(_Frozen):
+    """When the dispatcher lets non-urgent alerts out, in the stores' time zone."""
+
+    opens: ClockTime = time(7, 0)
+    closes: ClockTime = time(18, 0)
+    days: tuple[str, ...] = Field(
+        default=("MON", "TUE", "WED", "THU", "FRI"), min_length=1, description="e.g. MON, SAT"
+    )
+
+    @field_validator("days")
+    @classmethod
+    def _known_days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [day for day in value if day not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown days {unknown}: expected some of {', '.join(WEEKDAYS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("expected each day once")
+        return value
+
+    @model_validator(mode="after")
+    def _opens_before_closing(self) -> BusinessHours:
+        if self.opens >= self.closes:
+            raise ValueError(
+                f"opens {self.opens:%H:%M} must come before closes {self.closes:%H:%M}"
+            )
+        return self
+
+
+class EscalationSubscriber(_Frozen):
+    """Someone paged at an escalation level (the link comes by email or SMS)."""
+
+    name: str = Field(min_length=1)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    sms: str | None = Field(
+        default=None, pattern=r"^\+[1-9]\d{7,14}$", description="E.164 phone number"
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> EscalationSubscriber:
+        if self.email is None and self.sms is None:
+            raise ValueError("expected an email, an sms number or both")
+        return self
+
+
+class EscalationLevel(_Frozen):
+    """A level paged when the one before it did not acknowledge a critical incident in time."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9 ._-]{1,64}$")
+    subscribers: tuple[EscalationSubscriber, ...] = Field(min_length=1)
+
+
 class Alerting(_Frozen):
     critical: tuple[Subscriber, ...] = Field(min_length=1)
     important: tuple[Subscriber, ...] = ()
     informational: tuple[Subscriber, ...] = ()
+    runbook_base_url: str = Field(
+        pattern=r"^https://[^\s/]+(/\S*)?$",
+        description="where runbooks/*.md are served; an alert links <base>/runbooks/<kind>.md",
+    )
+    digest_sender: str = Field(
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="the SES identity the SMS digests are sent from",
+    )
+    business_hours: BusinessHours = BusinessHours()
+    sms_per_hour: int = Field(default=3, ge=1, le=20, description="SMS per person per hour")
+    group_window_minutes: int = Field(
+        default=5, ge=1, le=60, description="related alerts within this window are one message"
+    )
+    escalation: tuple[EscalationLevel, ...] = Field(
+        default=(),
+        max_length=4,
+        description="levels paged after the critical on-call, in order (the on-call is first)",
+    )
 
     def subscribers(self, tier: AlertTier) -> tuple[Subscriber, ...]:
         return tuple(getattr(self, tier))
+
+    @field_validator("escalation")
+    @classmethod
+    def _distinct_levels(cls, value: tuple[EscalationLevel, ...]) -> tuple[EscalationLevel, ...]:
+        names = [level.name for level in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"expected each escalation level name once, got {names}")
+        return value
 
 
 class Monitoring(_Frozen):

@@ -27,6 +27,7 @@ from datetime import time
 import cdk_monitoring_constructs as monitoring
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kinesis as kinesis
@@ -38,6 +39,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import RegexAppliesTo
 from constructs import Construct, IConstruct
 
+from stacks.components.alert_dispatcher import AlertDispatcher
 from stacks.components.delivery_alarms import (
     DeliveryAlarms,
     map_run_failed_executions,
@@ -49,6 +51,7 @@ from stacks.components.handler_kit import HandlerKit
 from stacks.components.local_schedules import LocalSchedules
 from stacks.components.python_function import PythonFunction
 from stacks.config import Monitoring
+from symphony.alerts import CRITICAL_ALARM_PREFIX
 
 POWERTOOLS_NAMESPACE = "Symphony"
 MAP_RUN_LABEL = "CollectStores"
@@ -112,6 +115,7 @@ class MonitoringStack(Stack):
         idempotency_table: dynamodb.ITableV2,
         critical_topic: sns.ITopic,
         important_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         thresholds: Monitoring,
         stores_time_zone: str,
         collection_opens: time,
@@ -146,8 +150,9 @@ class MonitoringStack(Stack):
             environment_name=environment_name,
             submissions_table=submissions_table,
             idempotency_table=idempotency_table,
-            critical_topic=critical_topic,
+            dispatcher=dispatcher,
             important_topic=important_topic,
+            critical_topic=critical_topic,
             schedule_group=schedule_group,
             at=thresholds.night_done_check,
             stores_time_zone=stores_time_zone,
@@ -180,7 +185,8 @@ class MonitoringStack(Stack):
                 "WriteThrottled": monitoring.RecordsThrottledThreshold(
                     max_records_throttled_threshold=thresholds.stream_write_throttled_records,
                     action_override=critical,
-                    alarm_description_override="Kinesis refused POS records (write throttling): "
+                    alarm_description_override=f"{CRITICAL_ALARM_PREFIX} Kinesis refused POS "
+                    "records (write throttling): "
                     "tills retry, fraud detection falls behind",
                 )
             },
@@ -211,7 +217,8 @@ class MonitoringStack(Stack):
                         "Behind": monitoring.MaxAgeThreshold(
                             max_age_in_millis=thresholds.fraud_iterator_age_seconds * 1000,
                             action_override=critical,
-                            alarm_description_override=f"{name} is falling behind its stream",
+                            alarm_description_override=f"{CRITICAL_ALARM_PREFIX} {name} is "
+                            "falling behind its stream",
                         )
                     }
                     if consumer
@@ -230,7 +237,8 @@ class MonitoringStack(Stack):
                 f"Schedule{metric_name}",
                 metric=schedule_group_metric(metric_name, group_name),
                 threshold=thresholds.schedule_target_errors,
-                description=f"EventBridge Scheduler ({metric_name}): a schedule of the group "
+                description=f"{CRITICAL_ALARM_PREFIX} EventBridge Scheduler ({metric_name}): "
+                "a schedule of the group "
                 "could not start its target",
                 topic=critical_topic,
             )
@@ -280,8 +288,9 @@ class MonitoringStack(Stack):
         environment_name: str,
         submissions_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
-        critical_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         important_topic: sns.ITopic,
+        critical_topic: sns.ITopic,
         schedule_group: scheduler.IScheduleGroup,
         at: time,
         stores_time_zone: str,
@@ -306,7 +315,7 @@ class MonitoringStack(Stack):
             environment={
                 "SUBMISSIONS_TABLE": submissions_table.table_name,
                 "IDEMPOTENCY_TABLE": idempotency_table.table_name,
-                "CRITICAL_TOPIC_ARN": critical_topic.topic_arn,
+                "ALERT_QUEUE_URL": dispatcher.requests.queue.queue_url,
                 "STORES_TIME_ZONE": stores_time_zone,
                 "COLLECTION_OPENS": _clock(collection_opens),
             },
@@ -314,11 +323,11 @@ class MonitoringStack(Stack):
         function = self.night_done_check.function
         submissions_table.grant_read_data(function)
         idempotency_table.grant_read_write_data(function)
-        critical_topic.grant_publish(function)
+        dispatcher.grant_request(function)
         self.night_done_check.explain_grant_wildcards(
             "Written by grant_read_data / grant_read_write_data on the Submissions and "
-            "Idempotency tables: their index ARNs; kms:GenerateDataKey* is what grant_publish "
-            "writes for the KMS-encrypted critical topic, on its key.",
+            "Idempotency tables: their index ARNs; the KMS action families are what grant_request "
+            "writes for the alert dispatcher's KMS-encrypted queue, on its key.",
             [
                 RegexAppliesTo(
                     regex=r"/^Resource::<(Submissions|Idempotency)Table[0-9A-F]+\.Arn>\/index\/\*$/"
@@ -326,6 +335,21 @@ class MonitoringStack(Stack):
                 "Action::kms:GenerateDataKey*",
                 "Action::kms:ReEncrypt*",
             ],
+        )
+        # A throttled dead-man check does not run, so no error alarm sees it: alarm on that.
+        self.night_done_check_throttled = cloudwatch.Alarm(
+            self,
+            "CheckNightDoneThrottled",
+            alarm_description=f"{CRITICAL_ALARM_PREFIX} check_night_done (the morning's dead-man "
+            "check of the night) was throttled: nobody has checked that the night succeeded",
+            metric=function.metric_throttles(period=Duration.minutes(5), statistic="Sum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.night_done_check_throttled.add_alarm_action(
+            cloudwatch_actions.SnsAction(critical_topic)
         )
         self.schedules = LocalSchedules(
             self,

@@ -7,8 +7,8 @@ the night's schedules, all in the stores' time zone.
 - 02:00 ``nightly_sales`` (statemachines/nightly_sales.asl.json): collect every submitted store
   in a Distributed Map over batches (check_submissions cuts them; moto has no ItemBatcher),
   validate (Glue), the data-quality gate (Glue), aggregate (Glue), the regulatory reports (Glue
-  Python shell), the night's record and ``ReportsReady``; any failure reaches the critical topic
-  naming the stage.
+  Python shell), the night's record and ``ReportsReady``; any failure sends ONE critical alert (an
+  AlertRequest to the alert dispatcher's queue) naming the stage.
 - At each deadline (validation, analytics, reports) ``record_night`` in deadline mode: a stage
   still running raises one important alert.
 - 06:00 ``distribute_prices``: the day's price changes, a price file and a ``PricesPublished``
@@ -37,6 +37,7 @@ from aws_cdk import aws_sns as sns
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from stacks.components.alert_dispatcher import AlertDispatcher
 from stacks.components.asl_state_machine import AslStateMachine
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.function_rule import FunctionRule
@@ -73,9 +74,8 @@ class NightStack(Stack):
         tables: Mapping[str, dynamodb.ITableV2],
         bus: events.IEventBus,
         jobs: Mapping[str, glue.IJob],
-        critical_topic: sns.ITopic,
-        important_topic: sns.ITopic,
-        informational_topic: sns.ITopic,
+        alarm_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         schedule_group: scheduler.IScheduleGroup,
         stores_time_zone: str,
         timetable: Timetable,
@@ -90,7 +90,7 @@ class NightStack(Stack):
             self,
             "Handlers",
             purpose="the nightly pipeline",
-            alarm_topic=important_topic,
+            alarm_topic=alarm_topic,
             log_days=log_days,
             removal_policy=removal_policy,
         )
@@ -128,7 +128,7 @@ class NightStack(Stack):
                 "SUBMISSIONS_TABLE": submissions.table_name,
                 "LANDING_BUCKET": landing.bucket_name,
                 "RAW_BUCKET": raw.bucket_name,
-                "IMPORTANT_TOPIC_ARN": important_topic.topic_arn,
+                "ALERT_QUEUE_URL": dispatcher.requests.queue.queue_url,
                 "BATCH_SIZE": str(night.batch_size),
                 **clock,
             },
@@ -136,7 +136,7 @@ class NightStack(Stack):
         submissions.grant_read_write_data(check_submissions.function)
         landing.grant_read(check_submissions.function, "landing/sales/*")
         raw.grant_read_write(check_submissions.function, "manifests/*")
-        important_topic.grant_publish(check_submissions.function)
+        dispatcher.grant_request(check_submissions.function)
         check_submissions.explain_data_grants(
             tables=["Submissions"],
             prefix="manifests/*",
@@ -176,7 +176,7 @@ class NightStack(Stack):
             "checks the deadlines",
             {
                 "SUBMISSIONS_TABLE": submissions.table_name,
-                "IMPORTANT_TOPIC_ARN": important_topic.topic_arn,
+                "ALERT_QUEUE_URL": dispatcher.requests.queue.queue_url,
                 "EVENT_BUS_NAME": bus.event_bus_name,
                 "VALIDATION_DEADLINE": _clock(deadlines.validation),
                 "ANALYTICS_DEADLINE": _clock(deadlines.analytics),
@@ -185,7 +185,7 @@ class NightStack(Stack):
             },
         )
         submissions.grant_read_write_data(record_night.function)
-        important_topic.grant_publish(record_night.function)
+        dispatcher.grant_request(record_night.function)
         bus.grant_put_events_to(record_night.function)
         record_night.explain_grant_wildcards(
             "Written by grant_read_write_data on the Submissions table: its index ARNs.",
@@ -227,18 +227,16 @@ class NightStack(Stack):
                 "CollectStoresArn": collect_stores.function.function_arn,
                 "RecordNightArn": record_night.function.function_arn,
                 "RefreshBaselinesArn": refresh_baselines.function.function_arn,
-                "ImportantTopicArn": important_topic.topic_arn,
+                "AlertQueueUrl": dispatcher.requests.queue.queue_url,
                 "RawBucket": raw.bucket_name,
                 "CuratedBucket": zones["curated"].bucket_name,
                 "ReportsBucket": zones["reports"].bucket_name,
-                "CriticalTopicArn": critical_topic.topic_arn,
-                "InformationalTopicArn": informational_topic.topic_arn,
                 "CollectConcurrency": str(night.collect_concurrency),
                 # A decimal: moto's ASL grammar (as LocalStack's) reads only a float here.
                 "ToleratedFailurePercentage": f"{night.tolerated_failure_percentage:.1f}",
                 **{placeholder: jobs[job].job_name for placeholder, job in NIGHT_JOBS.items()},
             },
-            alarm_topic=important_topic,
+            alarm_topic=alarm_topic,
             encryption_key=kit.key,
             log_retention=log_retention(log_days),
             timeout=Duration.hours(8),
@@ -254,8 +252,7 @@ class NightStack(Stack):
         ):
             handler.function.grant_invoke(machine)
         raw.grant_read(machine, "manifests/*")
-        for topic in (critical_topic, important_topic, informational_topic):
-            topic.grant_publish(machine)
+        dispatcher.grant_request(machine)
         self._grant_glue_runs(machine.role, [jobs[job] for job in NIGHT_JOBS.values()])
         self._grant_distributed_map(machine.role, machine_name)
 
@@ -289,7 +286,7 @@ class NightStack(Stack):
                     },
                 },
             ),
-            alarm_topic=important_topic,
+            alarm_topic=alarm_topic,
             encryption_key=kit.key,
             removal_policy=removal_policy,
         ).rule
@@ -347,7 +344,7 @@ class NightStack(Stack):
             "Schedules",
             group=schedule_group,
             time_zone=stores_time_zone,
-            alarm_topic=important_topic,
+            alarm_topic=alarm_topic,
             encryption_key=kit.key,
             removal_policy=removal_policy,
         )
@@ -467,8 +464,11 @@ class NightStack(Stack):
                     reason="The Distributed Map's child executions and map runs are named by "
                     "Step Functions at run time: '<machine>:*' and '<machine>/*' of this one "
                     "state machine only. Glue grant_run and the S3 read grant on manifests/* "
-                    "write their action families on the named jobs and prefix.",
+                    "write their action families on the named jobs and prefix; grant_request "
+                    "on the alert dispatcher's KMS-encrypted queue writes the KMS action "
+                    "families, on that queue's key only.",
                     applies_to=[
+                        "Action::kms:ReEncrypt*",
                         RegexAppliesTo(
                             regex=r"/^Resource::arn:.*:(execution|mapRun):symphony-.*\*$/"
                         ),

@@ -4,12 +4,13 @@
   ``planning.month_end_check`` in the stores' time zone; on the first business day of a month it
   closes the previous month through ``close_month``: waits for every daily VAT summary, writes
   regional and national figures (preliminary estimates if the deadline approaches first) and
-  alerts the executives on the critical topic.
+  alerts the executives (a critical AlertRequest to the alert dispatcher).
 - **adjust_seasonal_inventory** (``statemachines/adjust_seasonal_inventory.asl.json``), started
   every ``planning.seasonal_weekday`` at ``planning.seasonal_time``: ``plan_seasonal_adjustment``
   reads the weather outlook and the demand of weather-sensitive categories, recommends and
   applies adjustments; the large ones wait for a person's decision through ``decide_adjustment``
-  (task token on the important topic, escalated to the critical one), invoked with the person's
+  (task token on the important topic, escalated to the critical one: an approval request, not
+  an alert, so it is published to the topics directly), invoked with the person's
   own IAM credentials: the stack exposes the ``SeasonalApprovers`` managed policy (invoke that
   function, nothing else) to attach to the people who decide.
 
@@ -31,6 +32,7 @@ from aws_cdk import aws_sns as sns
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from stacks.components.alert_dispatcher import AlertDispatcher
 from stacks.components.asl_state_machine import AslStateMachine
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.handler_kit import HandlerKit
@@ -62,8 +64,8 @@ class PlanningStack(Stack):
         reference_table: dynamodb.ITableV2,
         critical_topic: sns.ITopic,
         important_topic: sns.ITopic,
-        informational_topic: sns.ITopic,
         alarm_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         schedule_group: scheduler.IScheduleGroup,
         planning: Planning,
         stores_time_zone: str,
@@ -90,8 +92,7 @@ class PlanningStack(Stack):
         self._month_end(
             reports_zone=reports_zone,
             reference_table=reference_table,
-            critical_topic=critical_topic,
-            informational_topic=informational_topic,
+            dispatcher=dispatcher,
             planning=planning,
             stores_time_zone=stores_time_zone,
         )
@@ -102,6 +103,7 @@ class PlanningStack(Stack):
             reference_table=reference_table,
             critical_topic=critical_topic,
             important_topic=important_topic,
+            dispatcher=dispatcher,
             planning=planning,
             stores_time_zone=stores_time_zone,
         )
@@ -137,8 +139,7 @@ class PlanningStack(Stack):
         *,
         reports_zone: s3.IBucket,
         reference_table: dynamodb.ITableV2,
-        critical_topic: sns.ITopic,
-        informational_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         planning: Planning,
         stores_time_zone: str,
     ) -> None:
@@ -178,8 +179,7 @@ class PlanningStack(Stack):
             name="month_end_close",
             substitutions={
                 "CloseMonthFunctionArn": function.function_arn,
-                "CriticalTopicArn": critical_topic.topic_arn,
-                "InformationalTopicArn": informational_topic.topic_arn,
+                "AlertQueueUrl": dispatcher.requests.queue.queue_url,
             },
             alarm_topic=self._alarm_topic,
             encryption_key=self.kit.key,
@@ -189,8 +189,7 @@ class PlanningStack(Stack):
         )
         machine = self.month_end_close.state_machine
         function.grant_invoke(machine)
-        critical_topic.grant_publish(machine)
-        informational_topic.grant_publish(machine)
+        dispatcher.grant_request(machine)
         _explain_topic_key_grants(machine.role)
 
     # -- seasonal adjustment -----------------------------------------------------------------------
@@ -204,6 +203,7 @@ class PlanningStack(Stack):
         reference_table: dynamodb.ITableV2,
         critical_topic: sns.ITopic,
         important_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         planning: Planning,
         stores_time_zone: str,
     ) -> None:
@@ -270,6 +270,7 @@ class PlanningStack(Stack):
                 "PlanSeasonalAdjustmentFunctionArn": function.function_arn,
                 "ImportantTopicArn": important_topic.topic_arn,
                 "CriticalTopicArn": critical_topic.topic_arn,
+                "AlertQueueUrl": dispatcher.requests.queue.queue_url,
                 "ApprovalTimeoutSeconds": str(planning.approval_timeout_hours * 3600),
             },
             alarm_topic=self._alarm_topic,
@@ -280,8 +281,11 @@ class PlanningStack(Stack):
         )
         machine = self.adjust_seasonal_inventory.state_machine
         function.grant_invoke(machine)
+        # The approval requests (task tokens to planners) are published to the topics; the
+        # alerts (held, failed) go to the alert dispatcher.
         important_topic.grant_publish(machine)
         critical_topic.grant_publish(machine)
+        dispatcher.grant_request(machine)
         _explain_topic_key_grants(machine.role)
 
         decide = self.decide_adjustment.function
@@ -356,9 +360,10 @@ def _explain_topic_key_grants(role: iam.IRole) -> None:
         [
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
-                reason="grant_publish on the KMS-encrypted alert topics writes "
-                "kms:GenerateDataKey*, on the alert topics' one key only (named resource).",
-                applies_to=["Action::kms:GenerateDataKey*"],
+                reason="grant_publish on the KMS-encrypted alert topics and grant_request on "
+                "the alert dispatcher's KMS-encrypted queue write the KMS action families, on "
+                "those named keys only.",
+                applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
             )
         ],
         apply_to_children=True,

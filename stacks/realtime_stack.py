@@ -22,6 +22,7 @@ from aws_cdk import aws_sns as sns
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from stacks.components.alert_dispatcher import AlertDispatcher
 from stacks.components.dead_letter_queue import DeadLetterQueue
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.function_rule import FunctionRule
@@ -44,9 +45,7 @@ class RealtimeStack(Stack):
         tables: dict[str, dynamodb.ITableV2],
         quarantine_zone: s3.IBucket,
         alarm_topic: sns.ITopic,
-        critical_topic: sns.ITopic,
-        important_topic: sns.ITopic,
-        informational_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         reports_zone: s3.IBucket,
         pos_stream: kinesis.IStream,
         pricing: Pricing,
@@ -116,7 +115,7 @@ class RealtimeStack(Stack):
             pos_stream=pos_stream,
             tables=tables,
             quarantine_zone=quarantine_zone,
-            critical_topic=critical_topic,
+            dispatcher=dispatcher,
             alarm_topic=alarm_topic,
             fraud_stream=fraud_stream,
             fraud_score_alert=fraud_score_alert,
@@ -126,7 +125,7 @@ class RealtimeStack(Stack):
             kit,
             tables=tables,
             quarantine_zone=quarantine_zone,
-            informational_topic=informational_topic,
+            dispatcher=dispatcher,
             alarm_topic=alarm_topic,
             reorder_safety_factor=reorder_safety_factor,
             removal_policy=removal_policy,
@@ -135,8 +134,7 @@ class RealtimeStack(Stack):
             kit,
             tables=tables,
             reports_zone=reports_zone,
-            important_topic=important_topic,
-            critical_topic=critical_topic,
+            dispatcher=dispatcher,
             alarm_topic=alarm_topic,
             cold_chain=cold_chain,
             max_celsius=cold_chain_max_celsius,
@@ -152,8 +150,7 @@ class RealtimeStack(Stack):
         *,
         tables: dict[str, dynamodb.ITableV2],
         reports_zone: s3.IBucket,
-        important_topic: sns.ITopic,
-        critical_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         alarm_topic: sns.ITopic,
         cold_chain: ColdChain,
         max_celsius: float,
@@ -182,8 +179,7 @@ class RealtimeStack(Stack):
             environment={
                 "EXCURSIONS_TABLE": tables["cold_chain_excursions"].table_name,
                 "REFERENCE_TABLE": tables["reference"].table_name,
-                "IMPORTANT_TOPIC_ARN": important_topic.topic_arn,
-                "CRITICAL_TOPIC_ARN": critical_topic.topic_arn,
+                "ALERT_QUEUE_URL": dispatcher.requests.queue.queue_url,
                 "MAINTENANCE_QUEUE_URL": self.maintenance_tickets.queue.queue_url,
                 "COMPLIANCE_BUCKET": reports_zone.bucket_name,
                 "COLD_CHAIN_MAX_CELSIUS": str(max_celsius),
@@ -195,8 +191,7 @@ class RealtimeStack(Stack):
         function = self.watch_cold_chain.function
         tables["cold_chain_excursions"].grant_read_write_data(function)
         tables["reference"].grant_read_data(function)
-        important_topic.grant_publish(function)
-        critical_topic.grant_publish(function)
+        dispatcher.grant_request(function)
         self.maintenance_tickets.queue.grant_send_messages(function)
         reports_zone.grant_put(function, "cold-chain/*")
         self.watch_cold_chain.explain_data_grants(
@@ -209,7 +204,7 @@ class RealtimeStack(Stack):
         *,
         tables: dict[str, dynamodb.ITableV2],
         quarantine_zone: s3.IBucket,
-        informational_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         alarm_topic: sns.ITopic,
         reorder_safety_factor: float,
         removal_policy: RemovalPolicy,
@@ -246,7 +241,7 @@ class RealtimeStack(Stack):
                 "INVENTORY_TABLE": tables["inventory"].table_name,
                 "REFERENCE_TABLE": tables["reference"].table_name,
                 "PURCHASING_QUEUE_URL": self.purchasing.queue.queue_url,
-                "INFORMATIONAL_TOPIC_ARN": informational_topic.topic_arn,
+                "ALERT_QUEUE_URL": dispatcher.requests.queue.queue_url,
                 "QUARANTINE_BUCKET": quarantine_zone.bucket_name,
                 "REORDER_SAFETY_FACTOR": str(reorder_safety_factor),
             },
@@ -256,7 +251,7 @@ class RealtimeStack(Stack):
         tables["inventory"].grant_read_write_data(function)
         tables["reference"].grant_read_data(function)
         self.purchasing.queue.grant_send_messages(function)
-        informational_topic.grant_publish(function)
+        dispatcher.grant_request(function)
         quarantine_zone.grant_put(function, "inventory/poison/*")
         function.add_event_source(
             sources.SqsEventSource(
@@ -286,7 +281,7 @@ class RealtimeStack(Stack):
         pos_stream: kinesis.IStream,
         tables: dict[str, dynamodb.ITableV2],
         quarantine_zone: s3.IBucket,
-        critical_topic: sns.ITopic,
+        dispatcher: AlertDispatcher,
         alarm_topic: sns.ITopic,
         fraud_stream: FraudStream,
         fraud_score_alert: float,
@@ -297,12 +292,12 @@ class RealtimeStack(Stack):
             "DetectFraud",
             folder="detect_fraud",
             description="Scores every POS transaction with explainable fraud rules; alerts "
-            "once per flagged transaction on the critical topic",
+            "once per flagged transaction (critical, through the alert dispatcher)",
             environment={
                 "FRAUD_ALERTS_TABLE": tables["fraud_alerts"].table_name,
                 "FRAUD_BASELINES_TABLE": tables["fraud_baselines"].table_name,
                 "REFERENCE_TABLE": tables["reference"].table_name,
-                "ALERT_TOPIC_ARN": critical_topic.topic_arn,
+                "ALERT_QUEUE_URL": dispatcher.requests.queue.queue_url,
                 "QUARANTINE_BUCKET": quarantine_zone.bucket_name,
                 "FRAUD_SCORE_ALERT": str(fraud_score_alert),
             },
@@ -313,7 +308,7 @@ class RealtimeStack(Stack):
         tables["reference"].grant_read_data(function)
         tables["fraud_baselines"].grant_read_data(function)
         tables["fraud_alerts"].grant_write_data(function)
-        critical_topic.grant_publish(function)
+        dispatcher.grant_request(function)
         quarantine_zone.grant_put(function, "fraud/poison/*")
         self.fraud_stream_failures = DeadLetterQueue(
             self,

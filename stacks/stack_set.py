@@ -50,10 +50,16 @@ class SymphonyStacks(Construct):
             stack_name=f"{construct_id}-Alerting",
             alerting=config.alerting,
             environment_name=config.name,
+            stores_time_zone=config.stores.time_zone,
+            log_days=config.retention.log_days,
             removal_policy=removal_policy,
-            description=f"Symphony {config.name}: alert topics per tier and their subscribers, "
-            "the schedule group",
+            description=f"Symphony {config.name}: the alert dispatcher, alert topics per tier "
+            "and their subscribers, the escalation of critical incidents, the schedule group",
         )
+        # Every alarm of the stacks below notifies the dispatcher through the intake topic;
+        # every alert is an AlertRequest on the dispatcher's queue.
+        alarm_topic = self.alerting.alarm_intake
+        dispatcher = self.alerting.dispatcher
 
         self.ingestion = IngestionStack(
             self,
@@ -65,7 +71,7 @@ class SymphonyStacks(Construct):
             reference_table=self.data.tables["reference"],
             fraud_baselines_table=self.data.tables["fraud_baselines"],
             inventory_table=self.data.tables["inventory"],
-            alarm_topic=self.alerting.alerts.topic("important"),
+            alarm_topic=alarm_topic,
             log_days=config.retention.log_days,
             removal_policy=removal_policy,
             description=f"Symphony {config.name}: functions that take data in from the lake",
@@ -79,10 +85,8 @@ class SymphonyStacks(Construct):
             bus=self.data.bus,
             tables=dict(self.data.tables),
             quarantine_zone=self.data.zones["quarantine"],
-            alarm_topic=self.alerting.alerts.topic("important"),
-            critical_topic=self.alerting.alerts.topic("critical"),
-            important_topic=self.alerting.alerts.topic("important"),
-            informational_topic=self.alerting.alerts.topic("informational"),
+            alarm_topic=alarm_topic,
+            dispatcher=dispatcher,
             reports_zone=self.data.zones["reports"],
             pos_stream=self.data.pos.stream,
             pricing=config.pricing,
@@ -106,8 +110,8 @@ class SymphonyStacks(Construct):
             zones=self.data.zones,
             lake_key=self.data.key,
             database=self.data.catalog.database,
-            critical_topic=self.alerting.alerts.topic("critical"),
-            alarm_topic=self.alerting.alerts.topic("important"),
+            alert_topic=self.alerting.alarm_intake,  # Glue failures: requests to the dispatcher
+            alarm_topic=alarm_topic,
             expected_stores=config.stores.count,
             sales_quality=config.sales_quality,
             stores_time_zone=config.stores.time_zone,
@@ -131,9 +135,8 @@ class SymphonyStacks(Construct):
             tables=dict(self.data.tables),
             bus=self.data.bus,
             jobs={name: etl.job for name, etl in self.analytics.jobs.items()},
-            critical_topic=self.alerting.alerts.topic("critical"),
-            important_topic=self.alerting.alerts.topic("important"),
-            informational_topic=self.alerting.alerts.topic("informational"),
+            alarm_topic=alarm_topic,
+            dispatcher=dispatcher,
             schedule_group=self.alerting.schedule_group,
             stores_time_zone=config.stores.time_zone,
             timetable=config.timetable,
@@ -154,10 +157,11 @@ class SymphonyStacks(Construct):
             reference_zone=self.data.zones["reference"],
             inventory_table=self.data.tables["inventory"],
             reference_table=self.data.tables["reference"],
+            # The seasonal approval requests (task tokens) go to the topics directly.
             critical_topic=self.alerting.alerts.topic("critical"),
             important_topic=self.alerting.alerts.topic("important"),
-            informational_topic=self.alerting.alerts.topic("informational"),
-            alarm_topic=self.alerting.alerts.topic("important"),
+            alarm_topic=alarm_topic,
+            dispatcher=dispatcher,
             schedule_group=self.alerting.schedule_group,
             planning=config.planning,
             stores_time_zone=config.stores.time_zone,
@@ -215,8 +219,10 @@ class SymphonyStacks(Construct):
             schedule_group=self.alerting.schedule_group,
             submissions_table=self.data.tables["submissions"],
             idempotency_table=self.data.tables["idempotency"],
-            critical_topic=self.alerting.alerts.topic("critical"),
-            important_topic=self.alerting.alerts.topic("important"),
+            # Alarms of both severities notify the intake topic (the dispatcher tiers them).
+            critical_topic=alarm_topic,
+            important_topic=alarm_topic,
+            dispatcher=dispatcher,
             thresholds=config.monitoring,
             stores_time_zone=config.stores.time_zone,
             collection_opens=config.timetable.collection_opens,
@@ -235,6 +241,7 @@ class SymphonyStacks(Construct):
             home_region=config.region,
             watch_cold_chain_name=watch_cold_chain_name,
             alerting=config.alerting,
+            thresholds=config.monitoring,
             log_days=config.retention.log_days,
             removal_policy=removal_policy,
             description=f"Symphony {config.name}: fridge telemetry in through IoT Core "

@@ -11,7 +11,15 @@ independently, in any order.
   encrypted bucket of this region (``errors/<topic>/<timestamp>-<id>.json``, with the failure).
 - The forwarder's own failures (retried twice by Lambda) go to its alarmed on-failure queue.
 - Alarms here notify through this region's alert topics (a CloudWatch alarm can only act on a
-  topic of its own region), subscribed by the same people as the home region's.
+  topic of its own region), subscribed by the same people as the home region's: the rule's
+  failed Lambda actions (``Failure``: readings kept by the error action, not forwarded) above
+  ``monitoring.rule_failed_invocations`` in 5 minutes, and the forwarder's throttles above
+  ``monitoring.function_throttles`` (the thresholds the home region's rules and handlers use),
+  to the important topic; any failed error action (``ErrorActionFailure``: readings lost), to
+  the critical topic.
+- AWS IoT publishes its rule action metrics with the dimensions ``RuleName`` and ``ActionType``
+  together, so those alarms query them with CloudWatch Metrics Insights on ``RuleName`` alone,
+  whatever name IoT gives the action type.
 - Fridge temperatures carry no personal or card data; everything kept about an excursion (state,
   compliance records, tickets) stays in the home region.
 """
@@ -19,6 +27,7 @@ independently, in any order.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_lambda as lambda_
@@ -27,19 +36,33 @@ from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from stacks.components.alert_topics import AlertTopics
+from stacks.components.delivery_alarms import FIVE_MINUTES, DeliveryAlarms
 from stacks.components.framework_functions import suppress_framework_function_findings
 from stacks.components.handler_kit import HandlerKit
 from stacks.components.zone_bucket import AccessLogBucket, ZoneBucket
-from stacks.config import Alerting
+from stacks.config import Alerting, Monitoring
 
 TOPIC_FILTER = "stores/+/fridges/+/temperature"
 RULE_SQL = f"SELECT *, topic(2) AS store_id, topic(4) AS fridge_id FROM '{TOPIC_FILTER}'"
 ERRORS_PREFIX = "errors"
 
 
+def rule_action_metric(metric_name: str, rule_name: str) -> cloudwatch.MathExpression:
+    """The sum over action types of an AWS/IoT rule action metric (``Failure``,
+    ``ErrorActionFailure`` ...) of one rule, per 5 minutes (a Metrics Insights query)."""
+    return cloudwatch.MathExpression(
+        expression=f'SELECT SUM({metric_name}) FROM SCHEMA("AWS/IoT", ActionType, RuleName) '
+        f"WHERE RuleName = '{rule_name}'",
+        using_metrics={},
+        label=f"IoT rule {metric_name}",
+        period=FIVE_MINUTES,
+    )
+
+
 class TelemetryStack(Stack):
     """Exposes ``rule`` (CfnTopicRule), ``forwarder`` (PythonFunction), ``errors`` (the error
-    action's bucket) and ``alerts`` (this region's AlertTopics)."""
+    action's bucket), ``alerts`` (this region's AlertTopics) and ``alarms`` (DeliveryAlarms on
+    the rule and the forwarder)."""
 
     def __init__(
         self,
@@ -49,6 +72,7 @@ class TelemetryStack(Stack):
         home_region: str,
         watch_cold_chain_name: str,
         alerting: Alerting,
+        thresholds: Monitoring,
         log_days: int,
         removal_policy: RemovalPolicy,
         **kwargs: object,
@@ -146,8 +170,37 @@ class TelemetryStack(Stack):
             source_arn=self.rule.attr_arn,
             source_account=Aws.ACCOUNT_ID,
         )
+        self._add_alarms(thresholds)
         self._explain_grants(error_role)
         suppress_framework_function_findings(self)
+
+    def _add_alarms(self, thresholds: Monitoring) -> None:
+        self.alarms = DeliveryAlarms(self, "Delivery")
+        rule_name = self.rule.ref
+        self.alarms.above(
+            "RuleActionFailures",
+            metric=rule_action_metric("Failure", rule_name),
+            threshold=thresholds.rule_failed_invocations,
+            description="The fridge-telemetry rule could not hand readings to the forwarder; "
+            f"they are kept in the telemetry-errors bucket under {ERRORS_PREFIX}/",
+            topic=self.alerts.topic("important"),
+        )
+        self.alarms.above(
+            "RuleErrorActionFailures",
+            metric=rule_action_metric("ErrorActionFailure", rule_name),
+            threshold=0,
+            description="The fridge-telemetry rule could neither forward readings nor keep "
+            "them: readings were lost",
+            topic=self.alerts.topic("critical"),
+        )
+        self.alarms.above(
+            "ForwarderThrottles",
+            metric=self.forwarder.function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+            threshold=thresholds.function_throttles,
+            description="forward_telemetry invocations were throttled (Lambda retries them "
+            "for up to 6 hours, then they go to its failure queue)",
+            topic=self.alerts.topic("important"),
+        )
 
     def _explain_grants(self, error_role: iam.Role) -> None:
         NagSuppressions.add_resource_suppressions(

@@ -9,7 +9,7 @@ sends one JSON ``AlertRequest`` per alert to the dispatcher's queue::
                            store="ZA-0047", subject="ZA-0047 sent no sales file",
                            body="...", group_key="missing_submission#2026-11-25",
                            occurred_at=now)
-    sqs.send_message(QueueUrl=url, MessageBody=request.to_message())
+    send_alert(sqs, queue_url, request)
 
 - ``request_id`` identifies the alert: a request delivered twice (same id) is sent once. It
   defaults to a fresh id; a publisher that may itself retry should derive it from its own data.
@@ -23,8 +23,10 @@ Standard library and pydantic only: this reaches Lambda in the shared layer.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -51,11 +53,19 @@ RUNBOOKS: Final[dict[str, str]] = {
     "month_end": "runbooks/month-end-close.md",
     "glue_job_failed": "runbooks/glue-job-failed.md",
     "dead_letters": "runbooks/dead-letters.md",
+    "night_deadline": "runbooks/night-stage-late.md",
+    "night_not_done": "runbooks/nightly-sales-failed.md",
+    "seasonal_adjustment": "runbooks/seasonal-adjustment.md",
+    "alarm": "runbooks/cloudwatch-alarm.md",
 }
 """The default runbook of each alert kind, a path under the runbook base URL."""
+CRITICAL_ALARM_PREFIX: Final = "[critical]"
+"""A CloudWatch alarm whose description starts with this is a critical alert when it reaches the
+dispatcher through the alarm intake topic (any other alarm is important)."""
 GENERAL_RUNBOOK: Final = "runbooks/general.md"
 """The runbook of a kind not in :data:`RUNBOOKS`: every alert carries a link."""
 
+_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9_.:#-]{1,128}$")
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -70,7 +80,7 @@ class InvalidAlertRequest(ValueError):
 class AlertRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:#-]{1,128}$")] = Field(
+    request_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:#-]{1,128}$")] = Field(
         default_factory=lambda: uuid.uuid4().hex
     )
     tier: Tier
@@ -115,6 +125,32 @@ class AlertRequest(BaseModel):
             raise InvalidAlertRequest(f"{where}: {problem['msg']}") from None
         except (ValueError, RecursionError) as error:  # pragma: no cover - pydantic wraps these
             raise InvalidAlertRequest(f"request: not JSON ({error})") from None
+
+
+def send_alert(sqs: Any, queue_url: str, request: AlertRequest) -> str:
+    """Send ``request`` to the dispatcher's queue (``ALERT_QUEUE_URL``) with the boto3 SQS client
+    ``sqs``; the message id. Every publisher of the platform sends its alerts this one way."""
+    if not queue_url.startswith("https://"):
+        raise ValueError(f"alert queue URL {queue_url!r}: expected an https:// SQS queue URL")
+    response = sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=request.to_message(),
+        MessageAttributes={
+            "tier": {"DataType": "String", "StringValue": request.tier},
+            "kind": {"DataType": "String", "StringValue": request.kind},
+        },
+    )
+    return str(response.get("MessageId", ""))
+
+
+def request_id_of(*parts: object) -> str:
+    """A deterministic request id from a publisher's own data (a retry sends the same id, so the
+    dispatcher sends the alert once): the parts joined by ``#``, or their digest when too long or
+    holding characters an id may not."""
+    text = "#".join(str(part) for part in parts)
+    if _REQUEST_ID.fullmatch(text):
+        return text
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def runbook_link(request: AlertRequest, base_url: str) -> str:

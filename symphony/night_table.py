@@ -1,19 +1,21 @@
 """The night's item in the submissions table, read and written the one way every nightly handler
-agrees on (:mod:`symphony.night` says what the item holds), and an alert published to SNS.
+agrees on (:mod:`symphony.night` says what the item holds), and an alert of the night's outbox
+sent to the alert dispatcher (:func:`send_alert`: an ``AlertRequest`` on its queue).
 
-Each function takes the boto3 object it calls (a DynamoDB ``Table`` resource, an SNS client): the
-handlers' adapters make their clients lazily and stay replaceable in tests. Standard library and
-botocore only (boto3 is in the Lambda runtime); reaches Lambda in the shared layer.
+Each function takes the boto3 object it calls (a DynamoDB ``Table`` resource, an SQS client): the
+handlers' adapters make their clients lazily and stay replaceable in tests. Standard library,
+botocore and :mod:`symphony.alerts` (pydantic); reaches Lambda in the shared layer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from symphony import alerts
 from symphony.night import (
     Alert,
     Night,
@@ -23,7 +25,7 @@ from symphony.night import (
     outbox_clear_request,
 )
 
-__all__ = ["clear_outbox", "error_code", "publish_alert", "read_night", "save_night"]
+__all__ = ["alert_request", "clear_outbox", "error_code", "read_night", "save_night", "send_alert"]
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -65,14 +67,28 @@ def clear_outbox(table: Any, business_date: date, entry_id: str) -> None:
             raise
 
 
-def publish_alert(sns: Any, topic_arn: str, alert: Alert) -> None:
-    """Publish ``alert`` to ``topic_arn``, its attributes as string message attributes."""
-    sns.publish(
-        TopicArn=topic_arn,
-        Subject=alert.subject,
-        Message=alert.message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in alert.attributes.items()
-        },
+def alert_request(
+    alert: Alert, *, request_id: str, occurred_at: datetime, group_key: str | None = None
+) -> alerts.AlertRequest:
+    """The dispatcher's request for an outbox ``alert`` (its attributes give tier, kind, region
+    and store); ``request_id`` from the entry, so a resend after a failure is sent once."""
+    attributes = alert.attributes
+    tier = attributes.get("tier")
+    if tier not in alerts.TIERS:
+        raise ValueError(f"alert {alert.subject!r}: tier {tier!r}: expected one of {alerts.TIERS}")
+    return alerts.AlertRequest(
+        request_id=alerts.request_id_of(request_id),
+        tier=tier,
+        kind=attributes.get("kind", "night"),
+        region=attributes.get("region"),
+        store=attributes.get("store"),
+        subject=alert.subject,
+        body=alert.message,
+        group_key=group_key,
+        occurred_at=occurred_at,
     )
+
+
+def send_alert(sqs: Any, queue_url: str, request: alerts.AlertRequest) -> None:
+    """Send ``request`` to the alert dispatcher's queue (``ALERT_QUEUE_URL``)."""
+    alerts.send_alert(sqs, queue_url, request)

@@ -11,7 +11,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from symphony import night_table
-from symphony.night import Alert, Night
+from symphony.alerts import AlertRequest
+from symphony.night import Night
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 CLAIM_KEPT: Final = timedelta(days=30)
@@ -25,8 +26,8 @@ def dynamodb() -> Any:
 
 
 @cache
-def sns() -> Any:
-    return boto3.client("sns", config=_CONFIG)
+def sqs() -> Any:
+    return boto3.client("sqs", config=_CONFIG)
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
@@ -64,5 +65,6 @@ def mark_sent(table_name: str, claim_id: str, now: datetime) -> None:
     )
 
 
-def publish(topic_arn: str, alert: Alert) -> None:
-    night_table.publish_alert(sns(), topic_arn, alert)
+def send_alert(queue_url: str, request: AlertRequest) -> None:
+    """The alert to the alert dispatcher's queue."""
+    night_table.send_alert(sqs(), queue_url, request)

@@ -12,15 +12,16 @@ night's ``night`` stage ended ``succeeded`` and its status is final or prelimina
 ``failed``, ``not_finished`` or ``missing`` (no night item); ``alerted``: whether this
 invocation sent the alert.
 
-What it does: a night that did not succeed raises ONE alert on CRITICAL_TOPIC_ARN (attributes
-``tier=critical``, ``kind=night_not_done``, ``region=all``), once per night: the alert is
+What it does: a night that did not succeed raises ONE critical alert (an AlertRequest on
+ALERT_QUEUE_URL, the alert dispatcher's queue: ``tier=critical``, ``kind=night_not_done``,
+``region=all``, request id ``check_night_done#<date>``), once per night: the alert is
 claimed in the idempotency table (``check_night_done#<date>``) before it is sent and marked sent
 after, so a retry resends only an alert whose sending was not confirmed. Metrics
 ``NightsDone``, ``NightsNotDone`` and each ended stage's duration in minutes
 (``CollectionStageMinutes``, ``ValidationStageMinutes``, ``AnalyticsStageMinutes``,
 ``ReportsStageMinutes``, ``NightMinutes``): the dashboard's stage durations.
 
-Environment: SUBMISSIONS_TABLE, IDEMPOTENCY_TABLE, CRITICAL_TOPIC_ARN, STORES_TIME_ZONE,
+Environment: SUBMISSIONS_TABLE, IDEMPOTENCY_TABLE, ALERT_QUEUE_URL, STORES_TIME_ZONE,
 COLLECTION_OPENS (``HH:MM``, default ``23:00``); see models.py.
 """
 
@@ -38,6 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import load_settings
 
+from symphony import night_table
 from symphony.night import business_date_of
 from symphony.tracing import LazyTracer
 
@@ -66,7 +68,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not result.done:
         claim_id = logic.claim_id(business_date)
         if adapters.claim(settings.idempotency_table, claim_id, clock()) != "sent":
-            adapters.publish(settings.critical_topic_arn, logic.alert(result))
+            request = night_table.alert_request(
+                logic.alert(result), request_id=claim_id, occurred_at=clock()
+            )
+            adapters.send_alert(settings.alert_queue_url, request)
             adapters.mark_sent(settings.idempotency_table, claim_id, clock())
             alerted = True
     metrics.add_metric(name="NightsDone", unit=MetricUnit.Count, value=int(result.done))

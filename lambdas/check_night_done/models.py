@@ -19,9 +19,7 @@ class Settings(BaseModel):
 
     submissions_table: str = Field(alias="SUBMISSIONS_TABLE", min_length=1)
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
-    critical_topic_arn: str = Field(
-        alias="CRITICAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:\S+$"
-    )
+    alert_queue_url: str = Field(alias="ALERT_QUEUE_URL", pattern=r"^https://\S+$")
     stores_time_zone: str = Field(alias="STORES_TIME_ZONE", min_length=1)
     collection_opens: str = Field(
         alias="COLLECTION_OPENS", default="23:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$"

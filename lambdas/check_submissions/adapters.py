@@ -14,10 +14,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from symphony import night_table
+from symphony.alerts import AlertRequest
 from symphony.contracts import InvalidLandingKey, parse_landing_key
 from symphony.night import (
     NIGHT_ITEM,
-    Alert,
     Batch,
     ExpectedManifest,
     Night,
@@ -44,8 +44,8 @@ def s3() -> Any:
 
 
 @cache
-def sns() -> Any:
-    return boto3.client("sns", config=_CONFIG)
+def sqs() -> Any:
+    return boto3.client("sqs", config=_CONFIG)
 
 
 # --- S3 ------------------------------------------------------------------------------------------
@@ -165,8 +165,9 @@ def clear_outbox(table_name: str, business_date: date, entry_id: str) -> None:
     night_table.clear_outbox(dynamodb().Table(table_name), business_date, entry_id)
 
 
-# --- SNS -----------------------------------------------------------------------------------------
+# --- alerts --------------------------------------------------------------------------------------
 
 
-def publish(topic_arn: str, alert: Alert) -> None:
-    night_table.publish_alert(sns(), topic_arn, alert)
+def send_alert(queue_url: str, request: AlertRequest) -> None:
+    """The alert to the alert dispatcher's queue."""
+    night_table.send_alert(sqs(), queue_url, request)

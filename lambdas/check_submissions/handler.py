@@ -1,5 +1,6 @@
 """check_submissions: at the submission cutoff, which expected stores have submitted (their
-completion marker is in landing) and which are missing; one grouped follow-up on the missing.
+completion marker is in landing) and which are missing; a follow-up per missing store, grouped
+into one message by the alert dispatcher.
 
 Called by EventBridge Scheduler at the cutoff check (00:00 in the stores' time zone) and by the
 nightly state machine before collection (its output names the batches to collect).
@@ -39,17 +40,19 @@ What it does:
     - The night's item (condition on ``version``): ``missing`` = the missing stores; status
       ``preliminary`` when some are missing, ``collecting`` when none are. A ``final`` night is
       left alone.
-    - Missing stores not announced before: ONE message on IMPORTANT_TOPIC_ARN listing every missing
-      store grouped by region (JSON body: kind, tier, business_date, expected, submitted, missing,
-      missing_by_region, newly_missing, summary; attributes ``tier=important``,
-      ``kind=missing_submissions``, ``region=all``). They join the night's ``notified_missing``
-      in the same conditional write that puts the message in the night's outbox; the message is
-      then sent and removed from the outbox. The same missing set (or a smaller one) a second
-      time sends nothing; a message whose sending failed is sent by the next invocation.
+    - Each store missing and not announced before: one AlertRequest on ALERT_QUEUE_URL (the
+      alert dispatcher's queue: tier important, kind ``missing_submission``, the store and its
+      region, group key ``missing_submission#<business date>``, request id
+      ``missing_submission#<date>#<store>``), so the dispatcher's window makes ONE message of
+      the night's missing stores (40 missing stores: one message). They join the night's
+      ``notified_missing`` in the same conditional write that puts the alerts in the night's
+      outbox; each is then sent and removed from the outbox. The same missing set (or a smaller)
+      a second time sends nothing; an alert whose sending failed is sent by the next invocation
+      (with the same request id: the dispatcher sends it once).
     - One summary log line; metrics ``StoresExpected``, ``StoresSubmitted``, ``StoresMissing``,
       ``StoresMarkedSubmitted``, ``UnexpectedMarkers``, ``MissingSubmissionsNotified``.
 
-Environment: SUBMISSIONS_TABLE, LANDING_BUCKET, RAW_BUCKET, IMPORTANT_TOPIC_ARN, STORES_TIME_ZONE
+Environment: SUBMISSIONS_TABLE, LANDING_BUCKET, RAW_BUCKET, ALERT_QUEUE_URL, STORES_TIME_ZONE
 (IANA), COLLECTION_OPENS (``HH:MM``, default ``23:00``), BATCH_SIZE (default 50); see models.py.
 """
 
@@ -67,7 +70,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import load_settings
 
-from symphony import night
+from symphony import night, night_table
 from symphony.tracing import LazyTracer
 
 WRITE_ATTEMPTS: Final = 5
@@ -118,7 +121,13 @@ def _record_check(
 def _send_pending(business_date: date, saved: night.Night | None) -> int:
     sent = 0
     for entry_id, alert in logic.pending_alerts(saved).items():
-        adapters.publish(settings.important_topic_arn, alert)
+        request = night_table.alert_request(
+            alert,
+            request_id=logic.request_id(business_date, entry_id),
+            occurred_at=clock(),
+            group_key=logic.group_key(business_date),
+        )
+        adapters.send_alert(settings.alert_queue_url, request)
         adapters.clear_outbox(settings.submissions_table, business_date, entry_id)
         sent += 1
     return sent

@@ -1,5 +1,6 @@
 """Pure logic of check_submissions: which expected stores have submitted (a completion marker is
-in landing), which are missing, what the night's item becomes, and the one grouped follow-up.
+in landing), which are missing, what the night's item becomes, and a follow-up per missing store
+(grouped into one message by the alert dispatcher).
 
 No AWS, no environment and no clock: the handler passes in what it read (and the time).
 """
@@ -11,7 +12,6 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from hashlib import sha256
 from typing import Any, Final
 
 from symphony.night import (
@@ -20,14 +20,14 @@ from symphony.night import (
     InvalidInput,
     Night,
     NightStatus,
-    group_by_region,
     sorted_stores,
     utc_iso,
 )
 
 NIGHT_FIELDS: Final = ("status", "missing", "notified_missing", "outbox")
 """What check_submissions writes on the night's item."""
-ALERT_KIND: Final = "missing_submissions"
+ALERT_KIND: Final = "missing_submission"
+ALL_REGIONS: Final = "all"
 OUTBOX_PREFIX: Final = f"{ALERT_KIND}#"
 """Outbox entries this function sends (the night's outbox holds other functions' entries too)."""
 MARKABLE: Final = frozenset({None, "expected"})
@@ -72,43 +72,55 @@ def stores_to_mark(
     ]
 
 
-def alert_id(missing: Iterable[str]) -> str:
-    """The outbox id of the follow-up on exactly this missing set."""
-    digest = sha256(",".join(sorted_stores(missing)).encode()).hexdigest()[:16]
-    return OUTBOX_PREFIX + digest
+def entry_id(store_id: str) -> str:
+    """The outbox id of the follow-up on one missing store (announced once a night)."""
+    return OUTBOX_PREFIX + store_id
 
 
-def missing_alert(
+def group_key(business_date: date) -> str:
+    """The dispatcher's group of the night's missing stores: one message lists them all."""
+    return f"{ALERT_KIND}#{business_date.isoformat()}"
+
+
+def request_id(business_date: date, outbox_entry: str) -> str:
+    """The alert's request id: the same store and night twice (a resend) is sent once."""
+    return f"{ALERT_KIND}#{business_date.isoformat()}#{outbox_entry.removeprefix(OUTBOX_PREFIX)}"
+
+
+def missing_alerts(
     comparison: Comparison, regions: Mapping[str, str], newly_missing: Iterable[str]
-) -> Alert:
-    """One message listing every missing store, grouped by region."""
-    missing = comparison.missing
-    by_region = group_by_region(missing, regions)
+) -> dict[str, Alert]:
+    """One alert per store newly missing (outbox id -> alert); the dispatcher groups the night's
+    into one message (:func:`group_key`)."""
     day = comparison.business_date.isoformat()
-    summary = (
-        f"{len(missing)} of {comparison.expected} stores have not submitted their sales for "
-        f"{day} (no completion marker in landing)."
-    )
-    lines = [
-        f"{region} ({len(stores)}): {', '.join(stores)}" for region, stores in by_region.items()
-    ]
-    message = {
-        "tier": "important",
-        "kind": ALERT_KIND,
-        "business_date": day,
-        "expected": comparison.expected,
-        "submitted": len(comparison.submitted),
-        "missing": len(missing),
-        "missing_by_region": by_region,
-        "newly_missing": sorted_stores(newly_missing),
-        "summary": "\n".join([summary, *lines]),
-    }
-    subject = f"Symphony {day}: {len(missing)} of {comparison.expected} stores have not submitted"
-    return Alert(
-        subject=subject[:100],
-        message=json.dumps(message, sort_keys=True),
-        attributes={"tier": "important", "kind": ALERT_KIND, "region": "all"},
-    )
+    missing = len(comparison.missing)
+    alerts: dict[str, Alert] = {}
+    for store_id in sorted_stores(newly_missing):
+        region = regions.get(store_id, ALL_REGIONS)
+        message = {
+            "tier": "important",
+            "kind": ALERT_KIND,
+            "business_date": day,
+            "store": store_id,
+            "region": region,
+            "expected": comparison.expected,
+            "submitted": len(comparison.submitted),
+            "missing": missing,
+            "summary": f"{store_id} ({region}) has not submitted its sales for {day}: no "
+            f"completion marker in landing at the cutoff check ({missing} of "
+            f"{comparison.expected} stores missing).",
+        }
+        alerts[entry_id(store_id)] = Alert(
+            subject=f"{store_id} ({region}) sent no sales for {day}"[:100],
+            message=json.dumps(message, sort_keys=True),
+            attributes={
+                "tier": "important",
+                "kind": ALERT_KIND,
+                "region": region,
+                "store": store_id,
+            },
+        )
+    return alerts
 
 
 def checked_night(
@@ -118,9 +130,9 @@ def checked_night(
 
     - ``missing`` is the missing set; the status is ``preliminary`` with stores missing,
       ``collecting`` without (a failed night being re-run is back in progress).
-    - Stores missing that were never announced put ONE follow-up listing every missing store in
-      the outbox, and join ``notified_missing``: the same (or a smaller) set a second time adds
-      nothing.
+    - Each store missing that was never announced puts one follow-up in the outbox (the
+      dispatcher groups the night's into one message) and joins ``notified_missing``: the same
+      (or a smaller) set a second time adds nothing.
     - A ``final`` night is over: a check changes nothing.
     """
     base = current or Night(
@@ -137,7 +149,7 @@ def checked_night(
     outbox = dict(base.outbox)
     notified_missing = base.notified_missing
     if newly:
-        outbox[alert_id(missing)] = missing_alert(comparison, manifest.regions(), newly)
+        outbox.update(missing_alerts(comparison, manifest.regions(), newly))
         notified_missing = tuple(sorted_stores(notified | set(missing)))
     unchanged = (status, missing, notified_missing, outbox) == (
         base.status,

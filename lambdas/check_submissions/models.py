@@ -22,10 +22,8 @@ class Settings(NightClock):
     """The landing zone: markers at ``landing/sales/date=D/store=S/_manifest.json``."""
     raw_bucket: str = Field(alias="RAW_BUCKET", min_length=3)
     """The raw zone: reads ``manifests/date=D/expected.json``, writes ``.../batches.json``."""
-    important_topic_arn: str = Field(
-        alias="IMPORTANT_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:\S+$"
-    )
-    """The follow-up on missing stores goes here (one message a night per new missing set)."""
+    alert_queue_url: str = Field(alias="ALERT_QUEUE_URL", pattern=r"^https://\S+$")
+    """The alert dispatcher's queue: one AlertRequest per store newly missing."""
     batch_size: int = Field(
         alias="BATCH_SIZE", default=night.DEFAULT_BATCH_SIZE, ge=1, le=night.MAX_BATCH_SIZE
     )

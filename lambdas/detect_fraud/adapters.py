@@ -2,7 +2,8 @@
 
 Only three kinds of call happen per batch: the reference data and baselines once per container,
 one S3 object when a batch holds poison records, and for each flagged transaction a conditional
-put, an SNS publish and an update. Nothing is called for a clean transaction.
+put, an AlertRequest to the alert dispatcher's queue and an update. Nothing is called for a
+clean transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from symphony import alerts
+from symphony.alerts import AlertRequest
 
 # The promise is an alert within 2 s: short timeouts, few quick retries; the batch is retried.
 _CONFIG = Config(
@@ -44,8 +48,8 @@ def dynamodb() -> Any:
 
 
 @cache
-def sns() -> Any:
-    return boto3.client("sns", config=_CONFIG)
+def sqs() -> Any:
+    return boto3.client("sqs", config=_CONFIG)
 
 
 @cache
@@ -127,16 +131,9 @@ def mark_notified(table: str, transaction_id: str, message_id: str, at: str) -> 
     )
 
 
-def publish_alert(topic_arn: str, subject: str, message: str, attributes: Mapping[str, str]) -> str:
-    response = sns().publish(
-        TopicArn=topic_arn,
-        Subject=subject,
-        Message=message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
-        },
-    )
-    return str(response.get("MessageId", ""))
+def send_alert(queue_url: str, request: AlertRequest) -> str:
+    """The alert to the alert dispatcher's queue; the SQS message id."""
+    return alerts.send_alert(sqs(), queue_url, request)
 
 
 def quarantine(bucket: str, key: str, rows: list[dict[str, Any]]) -> None:

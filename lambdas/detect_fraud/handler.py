@@ -43,6 +43,7 @@ from logic import (
 )
 from models import load_settings
 
+from symphony.alerts import AlertRequest, request_id_of
 from symphony.tracing import LazyTracer
 
 logger = Logger()
@@ -95,7 +96,18 @@ def raise_alert(flagged: Flagged, region: str) -> bool:
     if not adapters.put_alert_once(settings.fraud_alerts_table, alert_item(verdict, region)):
         return False
     subject, message, attributes = alert_message(verdict, region)
-    message_id = adapters.publish_alert(settings.alert_topic_arn, subject, message, attributes)
+    request = AlertRequest(
+        # The transaction's own id: a redelivered record that notifies again is sent once.
+        request_id=request_id_of("fraud", verdict.transaction_id),
+        tier="critical",
+        kind=attributes["kind"],
+        region=region,
+        store=attributes["store"],
+        subject=subject,
+        body=message,
+        occurred_at=datetime.now(UTC),
+    )
+    message_id = adapters.send_alert(settings.alert_queue_url, request)
     adapters.mark_notified(
         settings.fraud_alerts_table,
         verdict.transaction_id,

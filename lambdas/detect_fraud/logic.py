@@ -9,10 +9,10 @@ that justify them):
 
 - ``outlier_amount``: an amount far above the store's and category's normal (a transaction's
   category is the dominant category of its items, from the product master; mean and standard
-  deviation from the ``fraud_baselines`` table, built by :func:`build_baselines`). Without a
-  store x category baseline of enough transactions, the store's over all categories, then the
-  chain's for the category, then the chain's, then the rules' default is used; the evidence
-  says which.
+  deviation from the ``fraud_baselines`` table, which ``symphony.baselines.fraud_baselines``
+  computes and load_reference writes). Without a store x category baseline of enough
+  transactions, the store's over all categories, then the chain's for the category, then the
+  chain's, then the rules' default is used; the evidence says which.
 - ``velocity``: many transactions on one card within minutes.
 - ``card_testing``: a burst of small sales on one card.
 - ``impossible_travel``: the same card in two stores whose distance needs an impossible speed.
@@ -74,7 +74,6 @@ from __future__ import annotations
 import binascii
 import math
 import re
-import statistics
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -244,55 +243,6 @@ def dominant_category(
     basket's amount per category."""
     totals = category_subtotals(items, category_of)
     return min(totals, key=lambda category: (-totals[category], category)), totals
-
-
-def build_baselines(
-    transactions: Iterable[Mapping[str, Any]],
-    category_of: Mapping[str, str],
-    *,
-    min_count: int = 10,
-    trim_multiple: float = 10.0,
-) -> dict[tuple[str, str], Baseline]:
-    """Baselines of normal behaviour from past transactions (PosTransaction dicts, sales only):
-    the mean and standard deviation of ``amount_cents`` per store x category (a transaction's
-    category is its dominant one, :func:`dominant_category`), per store over every category
-    (category ``*``), and chain-wide (store ``*``) for both. Amounts above ``trim_multiple``
-    times their cell's median are left out, so a past outlier does not hide the next; cells with
-    fewer than ``min_count`` amounts are left out (the detector then falls back)."""
-    cells: dict[tuple[str, str], list[int]] = {}
-    for transaction in transactions:
-        if transaction.get("kind") != "sale":
-            continue
-        store, amount = transaction["store_id"], transaction["amount_cents"]
-        category, _ = dominant_category(transaction["items"], category_of)
-        for key in ((store, category), (store, ALL), (CHAIN, category), (CHAIN, ALL)):
-            cells.setdefault(key, []).append(amount)
-    baselines: dict[tuple[str, str], Baseline] = {}
-    for key, values in cells.items():
-        ceiling = trim_multiple * statistics.median(values)
-        kept = [value for value in values if value <= ceiling]
-        if len(kept) < min_count:
-            continue
-        baselines[key] = Baseline(
-            mean_cents=statistics.fmean(kept),
-            std_cents=statistics.pstdev(kept),
-            count=len(kept),
-        )
-    return baselines
-
-
-def baseline_items(baselines: Baselines) -> list[dict[str, Any]]:
-    """Rows of the ``fraud_baselines`` table (the nightly pipeline writes these)."""
-    return [
-        {
-            "store_id": store,
-            "category": category,
-            "mean_cents": round(baseline.mean_cents, 2),
-            "std_cents": round(baseline.std_cents, 2),
-            "count": baseline.count,
-        }
-        for (store, category), baseline in sorted(baselines.items())
-    ]
 
 
 def baselines_from_items(items: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Baseline]:

@@ -18,7 +18,7 @@ class Settings(BaseModel):
     fraud_alerts_table: str = Field(alias="FRAUD_ALERTS_TABLE", min_length=1)
     fraud_baselines_table: str = Field(alias="FRAUD_BASELINES_TABLE", min_length=1)
     reference_table: str = Field(alias="REFERENCE_TABLE", min_length=1)
-    alert_topic_arn: str = Field(alias="ALERT_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    alert_queue_url: str = Field(alias="ALERT_QUEUE_URL", pattern=r"^https://\S+$")
     quarantine_bucket: str = Field(alias="QUARANTINE_BUCKET", min_length=3)
     fraud_score_alert: float = Field(alias="FRAUD_SCORE_ALERT", gt=0, le=1)
 

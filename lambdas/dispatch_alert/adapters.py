@@ -54,6 +54,11 @@ def ses() -> Any:
     return boto3.client("ses")
 
 
+@cache
+def stepfunctions() -> Any:
+    return boto3.client("stepfunctions")
+
+
 @dataclass(frozen=True)
 class Pending:
     """A window or outbox item: ``kind`` ``alert`` (members: request JSON) or ``digest``
@@ -385,6 +390,20 @@ def quarantine(queue_url: str, body: str, reason: str, message_id: str) -> None:
             "source_message_id": {"DataType": "String", "StringValue": message_id},
         },
     )
+
+
+def start_escalation(state_machine_arn: str, name: str, execution_input: Mapping[str, Any]) -> bool:
+    """Start the incident's escalation; ``False`` if an execution of that name exists (the
+    message was sent before: its escalation is already under way)."""
+    try:
+        stepfunctions().start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+        )
+    except ClientError as error:
+        if _code(error) == "ExecutionAlreadyExists":
+            return False
+        raise
+    return True
 
 
 def wall_clock() -> float:

@@ -19,6 +19,12 @@ person of SUBSCRIBERS whose tier and scope it matches, at most ``SMS_PER_HOUR`` 
 rolling hour (slot items claimed conditionally); the rest are folded into the person's digest,
 one email (SES, from DIGEST_SENDER) ``DIGEST_AFTER_SECONDS`` after its first line.
 
+A CloudWatch alarm notification (the alarm intake topic delivers it raw into the same queue) is
+turned into a request first (``logic.alarm_request``: tier by state and ``[critical]``
+description, grouped per namespace). A critical message also starts an ``escalate_incident``
+execution (ESCALATION_STATE_MACHINE_ARN, with ESCALATION_LEVELS) named after the message: a
+resend finds it started (ExecutionAlreadyExists) and starts none.
+
 An invalid request can never succeed: it goes to the dead-letter queue at once with its reason
 (message attribute ``reason``), where the queue's alarm raises it, and is counted
 (``InvalidAlertRequests``). Anything else that fails is a batch item failure (retried, then the
@@ -68,7 +74,11 @@ clock: Callable[[], datetime] = _utc_now
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        request = AlertRequest.from_message(record.body)
+        if logic.is_alarm_notification(record.body):
+            request = logic.alarm_request(record.body)
+            tally["AlarmsReceived"] += 1
+        else:
+            request = AlertRequest.from_message(record.body)
     except InvalidAlertRequest as invalid:
         adapters.quarantine(
             settings.dead_letter_queue_url, record.body, invalid.reason, record.message_id
@@ -137,8 +147,23 @@ def _send(pending: adapters.Pending, now: datetime) -> None:
         )
         tally["MessagesPublished"] += 1
         tally["AlertsPublished"] += message.count
+        if message.tier == "critical":
+            _escalate(message)
         _text_people(message, now)
     adapters.done(settings.state_table, pending.pk)
+
+
+def _escalate(message: logic.Message) -> None:
+    """A critical message must be acknowledged: start its escalation (once per message)."""
+    if settings.escalation_state_machine_arn is None:
+        return
+    levels = [level.model_dump() for level in settings.escalation_levels]
+    started = adapters.start_escalation(
+        settings.escalation_state_machine_arn,
+        logic.incident_id(message.key),
+        logic.escalation_input(message, levels),
+    )
+    tally["EscalationsStarted" if started else "EscalationsAlreadyStarted"] += 1
 
 
 def _text_people(message: logic.Message, now: datetime) -> None:

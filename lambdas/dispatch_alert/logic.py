@@ -9,17 +9,34 @@
   requests of a window; :func:`compose_digest` one email of the SMS a person did not get.
 - :class:`Recipient`: who gets an SMS of a message, by tier and region/store scope, the way the
   topics' filter policies choose.
+- :func:`alarm_request`: a CloudWatch alarm notification (from the alarm intake topic, delivered
+  raw into the request queue) as an AlertRequest: ALARM is important, or critical when the
+  alarm's description starts with ``[critical]``; OK (and INSUFFICIENT_DATA) informational;
+  kind ``alarm``, region ``all``, group ``alarm#<namespace>`` (an alarm storm is one message),
+  request id from the alarm's ARN and state change time (a redelivery is sent once).
+- :func:`incident_id`: the escalation of a critical message, named after the message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from symphony.alerts import ALL_REGIONS, AlertRequest, runbook_link
+from symphony.alerts import (
+    ALL_REGIONS,
+    CRITICAL_ALARM_PREFIX,
+    AlertRequest,
+    InvalidAlertRequest,
+    Tier,
+    request_id_of,
+    runbook_link,
+)
 
 SUBJECT_LIMIT: Final = 100
 SMS_LIMIT: Final = 160
@@ -213,3 +230,98 @@ def _distinct(values: Iterable[str | None]) -> list[str]:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+# --- CloudWatch alarms ------------------------------------------------------------------------
+
+ALARM_KIND: Final = "alarm"
+_ALARM_FIELDS: Final = ("AlarmName", "NewStateValue", "StateChangeTime")
+_NOT_IN_GROUP_KEY: Final = re.compile(r"[^A-Za-z0-9._:#/-]")
+
+
+def is_alarm_notification(body: str) -> bool:
+    """Whether a request body is a CloudWatch alarm notification rather than an AlertRequest."""
+    if '"AlarmName"' not in body:  # cheap: most bodies are AlertRequests
+        return False
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and "AlarmName" in document and "request_id" not in document
+
+
+def alarm_request(body: str) -> AlertRequest:
+    """The AlertRequest of a CloudWatch alarm notification, or :class:`InvalidAlertRequest`
+    naming what is missing."""
+    try:
+        alarm: Mapping[str, Any] = json.loads(body)
+    except ValueError:
+        raise InvalidAlertRequest("alarm: not JSON") from None
+    missing = [name for name in _ALARM_FIELDS if not alarm.get(name)]
+    if missing:
+        raise InvalidAlertRequest(f"alarm: missing {', '.join(missing)}")
+    name = str(alarm["AlarmName"])
+    state = str(alarm["NewStateValue"])
+    description = str(alarm.get("AlarmDescription") or "")
+    try:
+        changed = datetime.fromisoformat(str(alarm["StateChangeTime"]))
+    except ValueError:
+        raise InvalidAlertRequest(
+            f"alarm: StateChangeTime {alarm['StateChangeTime']!r} is not an ISO time"
+        ) from None
+    if changed.tzinfo is None:
+        changed = changed.replace(tzinfo=UTC)
+    tier: Tier
+    if state != "ALARM":
+        tier = "informational"
+    elif description.lstrip().lower().startswith(CRITICAL_ALARM_PREFIX):
+        tier = "critical"
+    else:
+        tier = "important"
+    found = alarm.get("Trigger")
+    trigger: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    namespace = str(trigger.get("Namespace") or "metrics")
+    reason = str(alarm.get("NewStateReason") or "")
+    body_lines = [
+        f"CloudWatch alarm {name} is {state} (was {alarm.get('OldStateValue', 'unknown')}).",
+        description,
+        f"Reason: {reason}" if reason else "",
+        f"Metric: {namespace} {trigger.get('MetricName', '')}".rstrip(),
+        f"Alarm: {alarm.get('AlarmArn', '')}  Region: {alarm.get('Region', '')}",
+    ]
+    return AlertRequest(
+        request_id=request_id_of(ALARM_KIND, alarm.get("AlarmArn") or name, changed.isoformat()),
+        tier=tier,
+        kind=ALARM_KIND,
+        region=ALL_REGIONS,
+        subject=_ascii(f"{state}: {name}")[:SUBJECT_LIMIT],
+        body="\n".join(line for line in body_lines if line)[:50_000],
+        group_key=f"alarm#{_NOT_IN_GROUP_KEY.sub('-', namespace)}"[:200],
+        occurred_at=changed,
+    )
+
+
+def _ascii(text: str) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in text).strip() or "alarm"
+
+
+# --- escalation -------------------------------------------------------------------------------
+
+
+def incident_id(message_key: str) -> str:
+    """The escalation's execution name (and incident id) of a critical message: derived from
+    the message's key, so a resend of the message starts no second escalation."""
+    return "incident-" + hashlib.sha256(message_key.encode()).hexdigest()[:40]
+
+
+def escalation_input(
+    message: Message, levels: Sequence[Mapping[str, Any]], body_limit: int = 4000
+) -> dict[str, Any]:
+    """What ``escalate_incident`` starts with: the incident, its subject and body, the levels
+    (the on-call first)."""
+    return {
+        "incident_id": incident_id(message.key),
+        "subject": message.subject,
+        "body": _cut(message.body, body_limit),
+        "levels": [dict(level) for level in levels],
+    }

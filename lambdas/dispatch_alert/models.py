@@ -9,7 +9,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logic import BusinessHours, Recipient
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 import symphony.settings
 from symphony.alerts import Tier
@@ -42,6 +42,16 @@ class Person(BaseModel):
         )
 
 
+class EscalationLevel(BaseModel):
+    """One entry of ESCALATION_LEVELS (JSON list): a level ``escalate_incident`` pages."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    topic_arn: str = Field(pattern=_ARN)
+    responders: tuple[str, ...] = Field(min_length=1, max_length=20)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -60,11 +70,23 @@ class Settings(BaseModel):
     business_days: str = Field(alias="BUSINESS_DAYS", default="MON,TUE,WED,THU,FRI")
     stores_time_zone: str = Field(alias="STORES_TIME_ZONE", default="Africa/Johannesburg")
     subscribers: tuple[Person, ...] = Field(alias="SUBSCRIBERS", default=())
+    escalation_state_machine_arn: str | None = Field(
+        alias="ESCALATION_STATE_MACHINE_ARN", default=None, pattern=r"^arn:aws[a-z-]*:states:\S+$"
+    )
+    """escalate_incident: a critical message starts an execution of it (none without it)."""
+    escalation_levels: tuple[EscalationLevel, ...] = Field(alias="ESCALATION_LEVELS", default=())
+    """The levels an incident pages, the critical on-call first."""
 
-    @field_validator("subscribers", mode="before")
+    @field_validator("subscribers", "escalation_levels", mode="before")
     @classmethod
     def _json(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _levels_with_machine(self) -> Settings:
+        if self.escalation_state_machine_arn is not None and not self.escalation_levels:
+            raise ValueError("ESCALATION_LEVELS: expected at least one level with the machine")
+        return self
 
     @field_validator("business_days")
     @classmethod

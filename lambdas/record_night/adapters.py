@@ -11,7 +11,8 @@ import boto3
 from botocore.config import Config
 
 from symphony import night_table
-from symphony.night import Alert, Event, Night
+from symphony.alerts import AlertRequest
+from symphony.night import Event, Night
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -22,8 +23,8 @@ def dynamodb() -> Any:
 
 
 @cache
-def sns() -> Any:
-    return boto3.client("sns", config=_CONFIG)
+def sqs() -> Any:
+    return boto3.client("sqs", config=_CONFIG)
 
 
 @cache
@@ -46,8 +47,9 @@ def clear_outbox(table_name: str, business_date: date, entry_id: str) -> None:
     night_table.clear_outbox(dynamodb().Table(table_name), business_date, entry_id)
 
 
-def publish(topic_arn: str, alert: Alert) -> None:
-    night_table.publish_alert(sns(), topic_arn, alert)
+def send_alert(queue_url: str, request: AlertRequest) -> None:
+    """The alert to the alert dispatcher's queue."""
+    night_table.send_alert(sqs(), queue_url, request)
 
 
 class EventNotAccepted(RuntimeError):

@@ -51,8 +51,9 @@ What it does:
       ``failed`` sets ``failed`` (no event); ``started`` puts a final or failed night back in
       progress (``preliminary`` with stores missing, else ``collecting``).
     - Deadline mode: at or after the deadline (DEADLINE env, local, in the night of D), a stage
-      whose ``ended_at`` is not set raises ONE alert per stage and night on IMPORTANT_TOPIC_ARN
-      naming the stage, the deadline and how long it has run (or that it has not started);
+      whose ``ended_at`` is not set raises ONE alert per stage and night (an AlertRequest on
+      ALERT_QUEUE_URL, the alert dispatcher's queue; request id ``<date>#<outbox entry>``) naming
+      the stage, the deadline and how long it has run (or that it has not started);
       attributes ``tier=important``, ``kind=night_deadline``, ``region=all``.
     - Every write of the night's item is conditional on its ``version`` (re-read and re-decided
       on a lost race). An alert or event is written into the item's outbox with the decision,
@@ -61,7 +62,7 @@ What it does:
       ``NightsPreliminary``, ``NightsFailed``, ``ReportsReadyEmitted``, ``DeadlinesMissed``,
       ``DeadlinesMet``.
 
-Environment: SUBMISSIONS_TABLE, IMPORTANT_TOPIC_ARN, EVENT_BUS_NAME, STORES_TIME_ZONE (IANA),
+Environment: SUBMISSIONS_TABLE, ALERT_QUEUE_URL, EVENT_BUS_NAME, STORES_TIME_ZONE (IANA),
 COLLECTION_OPENS (``HH:MM``, default ``23:00``), VALIDATION_DEADLINE, ANALYTICS_DEADLINE,
 REPORTS_DEADLINE (``HH:MM`` local); see models.py.
 """
@@ -80,7 +81,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import load_settings
 
-from symphony import night
+from symphony import night, night_table
 from symphony.tracing import LazyTracer
 
 WRITE_ATTEMPTS: Final = 5
@@ -136,7 +137,10 @@ def _send_pending(business_date: date, saved: night.Night | None) -> list[str]:
         if isinstance(entry, night.Event):
             adapters.put_event(settings.event_bus_name, entry)
         else:
-            adapters.publish(settings.important_topic_arn, entry)
+            request = night_table.alert_request(
+                entry, request_id=f"{business_date.isoformat()}#{entry_id}", occurred_at=clock()
+            )
+            adapters.send_alert(settings.alert_queue_url, request)
         adapters.clear_outbox(settings.submissions_table, business_date, entry_id)
         sent.append(entry_id)
     return sent

@@ -19,10 +19,8 @@ class Settings(NightClock):
 
     submissions_table: str = Field(alias="SUBMISSIONS_TABLE", min_length=1)
     """The night's item (``business_date``, ``store_id = "#night"``)."""
-    important_topic_arn: str = Field(
-        alias="IMPORTANT_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:\S+$"
-    )
-    """A missed deadline is alerted here."""
+    alert_queue_url: str = Field(alias="ALERT_QUEUE_URL", pattern=r"^https://\S+$")
+    """The alert dispatcher's queue: a missed deadline is an AlertRequest there."""
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     """The retail bus: ``ReportsReady`` goes here."""
     validation_deadline: time = Field(alias="VALIDATION_DEADLINE")

@@ -12,6 +12,8 @@ import boto3
 import logic
 from botocore.exceptions import ClientError
 
+from symphony import alerts
+from symphony.alerts import AlertRequest
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Product, Store
 
@@ -34,10 +36,6 @@ def sqs() -> Any:
 
 
 @cache
-def sns() -> Any:
-    return boto3.client("sns")
-
-
 def _condition_failed(error: ClientError) -> bool:
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
@@ -206,15 +204,9 @@ def send_purchase_order(queue_url: str, body: str, store_id: str) -> None:
     )
 
 
-def notify(topic_arn: str, subject: str, message: str, attributes: Mapping[str, str]) -> None:
-    sns().publish(
-        TopicArn=topic_arn,
-        Subject=subject,
-        Message=message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
-        },
-    )
+def send_alert(queue_url: str, request: AlertRequest) -> None:
+    """The purchase order's informational notice, to the alert dispatcher's queue."""
+    alerts.send_alert(sqs(), queue_url, request)
 
 
 def quarantine(bucket: str, key: str, body: Mapping[str, Any]) -> None:

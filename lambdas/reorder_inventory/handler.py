@@ -13,9 +13,11 @@ ReportBatchItemFailures on. The maths, the cycle and the decision are in logic.p
   Without them a level is stored and nothing is ordered (metric ``DemandStatisticsMissing``).
 - A purchase order is first recorded as (``store_id``, ``po#<sku>#<cycle>``) with
   ``attribute_not_exists`` (one per cycle), then the stock item is written with the order marked
-  unsent, then the order goes to PURCHASING_QUEUE_URL and INFORMATIONAL_TOPIC_ARN, then the mark
-  is cleared. A retry after a crash anywhere in between finds the mark and sends the same order
-  (same ``po_id``) again: delivery is at least once, purchasing keeps the first of each ``po_id``.
+  unsent, then the order goes to PURCHASING_QUEUE_URL and its informational notice to
+  ALERT_QUEUE_URL (an AlertRequest for the alert dispatcher, request id from the ``po_id``), then
+  the mark is cleared. A retry after a crash anywhere in between finds the mark and sends the
+  same order (same ``po_id``) again: delivery is at least once, purchasing keeps the first of
+  each ``po_id``.
 - Poison (a body that is not an InventoryUpdate, a SKU not in the product master): quarantined
   under ``inventory/poison/<date>/<messageId>.json`` of QUARANTINE_BUCKET with the reason, counted
   (``PoisonMessages``) and not reported, so it leaves the queue.
@@ -177,8 +179,7 @@ def _send(order: PurchaseOrder, tally: Tally) -> None:
     adapters.send_purchase_order(
         settings.purchasing_queue_url, order.model_dump_json(), order.store_id
     )
-    subject, message, attributes = order.notification()
-    adapters.notify(settings.informational_topic_arn, subject, message, attributes)
+    adapters.send_alert(settings.alert_queue_url, order.alert_request())
     adapters.mark_sent(settings.inventory_table, order.store_id, order.sku, order.po_id)
 
 

@@ -12,6 +12,7 @@ from logic import OrderPlan
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 import symphony.settings
+from symphony.alerts import AlertRequest, request_id_of
 from symphony.contracts import Sku, StoreId
 from symphony.settings import InvalidSettings as InvalidSettings
 
@@ -26,9 +27,8 @@ class Settings(BaseModel):
     purchase orders (``sku = po#<sku>#<cycle>``)."""
     reference_table: str = Field(alias="REFERENCE_TABLE", min_length=1)
     purchasing_queue_url: str = Field(alias="PURCHASING_QUEUE_URL", pattern=r"^https?://\S+$")
-    informational_topic_arn: str = Field(
-        alias="INFORMATIONAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:\S+$"
-    )
+    alert_queue_url: str = Field(alias="ALERT_QUEUE_URL", pattern=r"^https://\S+$")
+    """The alert dispatcher's queue: the informational notice of each purchase order."""
     quarantine_bucket: str = Field(alias="QUARANTINE_BUCKET", min_length=3)
     reorder_safety_factor: float = Field(alias="REORDER_SAFETY_FACTOR", gt=0, le=5)
     """z, the service-level factor: 1.65 keeps about 95 % of cycles free of stock-outs."""
@@ -83,7 +83,8 @@ class PurchaseOrder(BaseModel):
         )
 
     def notification(self) -> tuple[str, str, dict[str, str]]:
-        """(subject, message, SNS message attributes) of the informational notice."""
+        """(subject, message, attributes: tier, store, region, kind) of the informational
+        notice."""
         subject = (
             f"Purchase order {self.po_id}: {self.quantity} x {self.sku} for {self.store_id}"
         )[:100]
@@ -95,3 +96,18 @@ class PurchaseOrder(BaseModel):
             "kind": "purchase_order",
         }
         return subject, message, attributes
+
+    def alert_request(self) -> AlertRequest:
+        """The informational notice for the alert dispatcher; its id is the order's, so a resend
+        of a stored order is sent once."""
+        subject, message, attributes = self.notification()
+        return AlertRequest(
+            request_id=request_id_of("purchase_order", self.po_id),
+            tier="informational",
+            kind=attributes["kind"],
+            region=self.region,
+            store=self.store_id,
+            subject=subject,
+            body=message,
+            occurred_at=self.raised_at,
+        )

@@ -17,6 +17,8 @@ import boto3
 import logic
 from botocore.exceptions import ClientError
 
+from symphony import alerts
+from symphony.alerts import AlertRequest
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Store
 
@@ -29,10 +31,6 @@ def dynamodb() -> Any:
 
 
 @cache
-def sns() -> Any:
-    return boto3.client("sns")
-
-
 @cache
 def sqs() -> Any:
     return boto3.client("sqs")
@@ -149,16 +147,9 @@ def clear_effect(table_name: str, fridge: str, effect_id: str) -> None:
 # --- messages ---------------------------------------------------------------------------------
 
 
-def publish(topic_arn: str, subject: str, message: str, attributes: Mapping[str, str]) -> str:
-    response = sns().publish(
-        TopicArn=topic_arn,
-        Subject=subject,
-        Message=message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
-        },
-    )
-    return str(response.get("MessageId", ""))
+def send_alert(queue_url: str, request: AlertRequest) -> str:
+    """The alert to the alert dispatcher's queue; the SQS message id."""
+    return alerts.send_alert(sqs(), queue_url, request)
 
 
 def open_ticket(queue_url: str, *, group_id: str, deduplication_id: str, body: str) -> None:

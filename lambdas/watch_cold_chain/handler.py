@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import adapters
@@ -40,6 +41,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import PoisonReading, load_settings, reading_of
 
+from symphony.alerts import AlertRequest, Tier, request_id_of
 from symphony.tracing import LazyTracer
 
 WRITE_ATTEMPTS: Final = 5
@@ -152,9 +154,9 @@ def _send(fridge: str, outbox: Mapping[str, adapters.OutboxEntry], own: str) -> 
 
 def _deliver(effect: logic.Effect) -> None:
     if effect.kind == "store_alert":
-        _alert(settings.important_topic_arn, "important", effect)
+        _alert("important", effect)
     elif effect.kind == "escalation":
-        _alert(settings.critical_topic_arn, "critical", effect)
+        _alert("critical", effect)
     elif effect.kind == "ticket":
         adapters.open_ticket(
             settings.maintenance_queue_url,
@@ -167,7 +169,7 @@ def _deliver(effect: logic.Effect) -> None:
         adapters.put_compliance_record(settings.compliance_bucket, effect.key, effect.body)
 
 
-def _alert(topic_arn: str, tier: str, effect: logic.Effect) -> None:
+def _alert(tier: Tier, effect: logic.Effect) -> None:
     region = regions.region_of(effect.store_id)
     if region is None:
         # Never hold back a cold-chain alert for want of a region: send it to "unknown".
@@ -177,8 +179,18 @@ def _alert(topic_arn: str, tier: str, effect: logic.Effect) -> None:
             extra={"store_id": effect.store_id},
         )
         region = UNKNOWN_REGION
-    attributes = {"tier": tier, "store": effect.store_id, "region": region, "kind": ALERT_KIND}
-    adapters.publish(topic_arn, effect.subject, effect.body, attributes)
+    request = AlertRequest(
+        # One of each effect per excursion: a resend (the outbox after a failure) is sent once.
+        request_id=request_id_of(ALERT_KIND, effect.effect_id),
+        tier=tier,
+        kind=ALERT_KIND,
+        region=region,
+        store=effect.store_id,
+        subject=effect.subject,
+        body=effect.body,
+        occurred_at=datetime.fromisoformat(effect.owner),
+    )
+    adapters.send_alert(settings.alert_queue_url, request)
 
 
 def _observe(reading: logic.Reading, actions: Sequence[logic.Action]) -> None:

@@ -29,8 +29,8 @@ class Settings(BaseModel):
     excursions_table: str = Field(alias="EXCURSIONS_TABLE", min_length=1)
     """The ``cold_chain_excursions`` table (``fridge``, ``started_at``)."""
     reference_table: str = Field(alias="REFERENCE_TABLE", min_length=1)
-    important_topic_arn: str = Field(alias="IMPORTANT_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
-    critical_topic_arn: str = Field(alias="CRITICAL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    alert_queue_url: str = Field(alias="ALERT_QUEUE_URL", pattern=r"^https://\S+$")
+    """The alert dispatcher's queue: the store's alert (important) and the escalation (critical)."""
     maintenance_queue_url: str = Field(
         alias="MAINTENANCE_QUEUE_URL", pattern=r"^https://\S+\.fifo$"
     )

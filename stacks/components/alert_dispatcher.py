@@ -12,8 +12,12 @@ their filter policies read.
   ``due`` (``schedule``, ``due_at``) the flush queries.
 - ``function``: the PythonFunction, fed by the queue with ReportBatchItemFailures, and invoked
   every minute by ``flush_schedule`` (EventBridge Scheduler) to send the windows, held alerts and
-  digests that are due. A schedule rather than SQS delays: a delay is at most 15 minutes and an
+  digests that are due (a flush the scheduler could not deliver lands in the alarmed
+  ``flush_dead_letters``). A schedule rather than SQS delays: a delay is at most 15 minutes and an
   alert held at 22:00 waits 9 hours; a flush missed is made good by the next one a minute later.
+- A critical message starts an execution of ``escalation_machine`` (``escalate_incident``) with
+  ``escalation_levels`` (JSON: the on-call first, then the configured levels), named after the
+  message so a resend starts none.
 - SMS go to people directly (SNS publish to a phone number, which has no resource ARN: the
   statement's resource is ``*``); digests go by SES from ``digest_sender``.
 """
@@ -31,12 +35,15 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from stacks.components.dead_letter_queue import DeadLetterQueue
 from stacks.components.handler_kit import HandlerKit
 from stacks.components.monitored_queue import MonitoredQueue
 from stacks.config import ALERT_TIERS, AlertTier, Subscriber
+from stacks.security_gate import skip_checkov
 
 FOLDER = "dispatch_alert"
 TIMEOUT = Duration.seconds(60)
@@ -44,8 +51,8 @@ BUSINESS_DAYS = ("MON", "TUE", "WED", "THU", "FRI")
 
 
 class AlertDispatcher(Construct):
-    """Exposes ``requests`` (MonitoredQueue), ``table``, ``function`` (PythonFunction) and
-    ``flush_schedule``."""
+    """Exposes ``requests`` (MonitoredQueue), ``table``, ``function`` (PythonFunction),
+    ``flush_schedule`` and ``flush_dead_letters``."""
 
     def __init__(
         self,
@@ -66,6 +73,8 @@ class AlertDispatcher(Construct):
         sms_per_hour: int = 3,
         digest_after: Duration = Duration.minutes(15),
         schedule_group: scheduler.IScheduleGroup | None = None,
+        escalation_machine: sfn.IStateMachine | None = None,
+        escalation_levels: str = "[]",
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -132,6 +141,14 @@ class AlertDispatcher(Construct):
                 "BUSINESS_DAYS": ",".join(business_days),
                 "STORES_TIME_ZONE": time_zone,
                 "SUBSCRIBERS": subscribers_json(subscribers),
+                **(
+                    {
+                        "ESCALATION_STATE_MACHINE_ARN": escalation_machine.state_machine_arn,
+                        "ESCALATION_LEVELS": escalation_levels,
+                    }
+                    if escalation_machine is not None
+                    else {}
+                ),
             },
             timeout=TIMEOUT,
         )
@@ -140,6 +157,9 @@ class AlertDispatcher(Construct):
         for tier in ALERT_TIERS:
             topics[tier].grant_publish(function)
         self.requests.dead_letters.queue.grant_send_messages(function)
+        if escalation_machine is not None:
+            # A critical message starts the escalation of its incident.
+            escalation_machine.grant_start_execution(function)
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="TextPeopleDirectly",
@@ -177,6 +197,17 @@ class AlertDispatcher(Construct):
                 {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             ),
         )
+        # A flush the scheduler could not deliver is made good by the next one; it is kept here
+        # (alarmed, straight to the critical topic) so a dispatcher that stopped flushing shows.
+        self.flush_dead_letters = DeadLetterQueue(
+            self,
+            "FlushDeadLetters",
+            alarm_topic=alarm_topic,
+            purpose="flushes of the alert dispatcher the scheduler could not deliver",
+            encryption_key=kit.key,
+            removal_policy=removal_policy,
+        )
+        self.flush_dead_letters.queue.grant_send_messages(flush_role)
         self.flush_schedule = scheduler.Schedule(
             self,
             "Flush",
@@ -189,9 +220,10 @@ class AlertDispatcher(Construct):
                     {"flush": True, "scheduled_time": scheduler.ContextAttribute.scheduled_time}
                 ),
                 role=flush_role,
-                # A flush missed is made good by the next, a minute later: no retries, no DLQ.
+                # A flush missed is made good by the next, a minute later: no retries.
                 retry_attempts=0,
                 max_event_age=Duration.minutes(1),
+                dead_letter_queue=self.flush_dead_letters.queue,
             ),
         )
         # After the schedule: its target wrote the role's policy.
@@ -205,13 +237,28 @@ class AlertDispatcher(Construct):
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     reason="grant_invoke adds the function's versions and aliases "
-                    "(<function ARN>:*), of that one function only.",
-                    applies_to=[RegexAppliesTo(regex=r"/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/")],
+                    "(<function ARN>:*), of that one function only; grant_send_messages on the "
+                    "KMS-encrypted flush dead-letter queue writes the KMS action families, on "
+                    "its key only.",
+                    applies_to=[
+                        RegexAppliesTo(regex=r"/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/"),
+                        "Action::kms:GenerateDataKey*",
+                        "Action::kms:ReEncrypt*",
+                    ],
                 ),
             ],
             apply_to_children=True,
         )
         self._explain()
+        policy = function.role.node.try_find_child("DefaultPolicy") if function.role else None
+        if policy is not None:
+            skip_checkov(
+                policy,
+                {
+                    "CKV_AWS_111": "sns:Publish on '*' is SMS to a phone number, which has no "
+                    "resource ARN; every other write is on named resources."
+                },
+            )
 
     def grant_request(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` send AlertRequests (and use the queue's key to do so)."""

@@ -1,9 +1,12 @@
-"""AlertTopics: one KMS-encrypted SNS topic per alert tier, subscribers from config.
+"""AlertTopics: one KMS-encrypted SNS topic per alert tier, email subscribers from config.
 
 Messages carry the attributes ``tier``, ``region``, ``store`` and ``kind``; a subscriber who covers
 one region (or a few stores) gets a filter policy on that attribute, so a regional manager receives
-their region only. A delivery that fails (a bounced email, a refused SMS) lands in a dead-letter
-queue whose depth alarm goes to the critical topic.
+their region only. Only email endpoints subscribe: SMS are sent by the alert dispatcher
+(``AlertDispatcher``), which keeps each person's SMS per hour; a subscriber's ``sms`` reaches it,
+not the topic. A delivery that fails (a bounced email) lands in a dead-letter queue whose depth
+alarm goes to the critical topic directly (not through the dispatcher: it must arrive even if the
+dispatcher is broken).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class AlertTopics(Construct):
             self,
             "DeliveryDeadLetters",
             alarm_topic=self.topics["critical"],
-            purpose="alert deliveries SNS could not make (email or SMS refused)",
+            purpose="alert deliveries SNS could not make (email refused)",
             encryption_key=self.dead_letter_key,
             removal_policy=removal_policy,
         )
@@ -80,24 +83,20 @@ class AlertTopics(Construct):
         return self.topics[tier]
 
     def _subscribe(self, tier: AlertTier, subscriber: Subscriber) -> None:
-        # sns.Subscription rather than SmsSubscription: the latter drops dead_letter_queue.
-        endpoints = (
-            (sns.SubscriptionProtocol.EMAIL, subscriber.email),
-            (sns.SubscriptionProtocol.SMS, subscriber.sms),
+        # Email only: the alert dispatcher texts people itself (at most sms_per_hour each, the
+        # rest in an email digest); an SMS subscription on the topic would bypass that limit.
+        if subscriber.email is None:
+            return
+        self._subscription_count += 1
+        sns.Subscription(
+            self,
+            f"{tier.capitalize()}Subscription{self._subscription_count}",
+            topic=self.topics[tier],
+            protocol=sns.SubscriptionProtocol.EMAIL,
+            endpoint=subscriber.email,
+            filter_policy=_filter_policy(subscriber),
+            dead_letter_queue=self.delivery_dead_letters.queue,
         )
-        for protocol, endpoint in endpoints:
-            if endpoint is None:
-                continue
-            self._subscription_count += 1
-            sns.Subscription(
-                self,
-                f"{tier.capitalize()}Subscription{self._subscription_count}",
-                topic=self.topics[tier],
-                protocol=protocol,
-                endpoint=endpoint,
-                filter_policy=_filter_policy(subscriber),
-                dead_letter_queue=self.delivery_dead_letters.queue,
-            )
 
 
 def _filter_policy(subscriber: Subscriber) -> dict[str, sns.SubscriptionFilter] | None:

@@ -35,6 +35,8 @@ _PROVIDERS: dict[str, str] = {
         "turns on a bucket's EventBridge notifications at deploy time"
     ),
 }
+PROVIDER_IDS = tuple(_PROVIDERS)
+"""The construct ids of the providers above (stacks/suppressions.py reports them apart)."""
 
 
 def suppress_framework_function_findings(stack: Stack) -> None:

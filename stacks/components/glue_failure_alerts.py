@@ -1,10 +1,15 @@
-"""GlueFailureAlerts: Glue job runs and crawls that fail, routed to an alert topic.
+"""GlueFailureAlerts: Glue job runs and crawls that fail, sent to the alert dispatcher.
 
 Glue reports every job run's end on the default event bus ("Glue Job State Change") and every
 crawl's ("Glue Crawler State Change"). Two rules pick the named jobs' runs that end FAILED, TIMEOUT
-or STOPPED and the named crawlers' crawls that end Failed, and publish a one-line message to the
-topic. Delivery retries (``retry_attempts`` within ``max_event_age``); what still cannot be
-delivered lands in an alarmed dead-letter queue encrypted with ``encryption_key``.
+or STOPPED and the named crawlers' crawls that end Failed, and publish a critical
+``AlertRequest`` (``symphony/alerts.py``) to ``topic``: the alert intake topic, which delivers raw
+into the dispatcher's request queue, so these alerts get the dispatcher's runbook link, SMS limit
+and escalation like every other. The request id is the event's id (a redelivered event is sent
+once). The Glue error text is not put in the request: EventBridge does not escape what it
+substitutes, and a quote in it would break the JSON; the body names the command that shows it.
+Delivery retries (``retry_attempts`` within ``max_event_age``); what still cannot be delivered
+lands in an alarmed dead-letter queue encrypted with ``encryption_key``.
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ class GlueFailureAlerts(Construct):
         self.publisher = iam.Role(
             self,
             "PublisherRole",
-            description="EventBridge publishes Glue failure alerts to the alert topic",
+            description="EventBridge publishes Glue failure alerts to the alert intake topic",
             assumed_by=iam.PrincipalWithConditions(
                 iam.ServicePrincipal("events.amazonaws.com"),
                 {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
@@ -79,23 +84,31 @@ class GlueFailureAlerts(Construct):
             [
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
-                    reason="grant_publish on the KMS-encrypted alert topic writes this data-key "
-                    "action family, on that topic's key only (a named resource, not '*').",
+                    reason="grant_publish on the KMS-encrypted alert intake topic writes this "
+                    "data-key action family, on that topic's key only (a named resource, not '*').",
                     applies_to=["Action::kms:GenerateDataKey*"],
                 ),
                 NagPackSuppression(
                     id="PCI.DSS.321-IAMNoInlinePolicy",
-                    reason="The inline policy holds only sns:Publish on the one alert topic and "
-                    "its key's data-key actions; a managed policy would invite reuse.",
+                    reason="The inline policy holds only sns:Publish on the alert intake topic "
+                    "and its key's data-key actions; a managed policy would invite reuse.",
                 ),
             ],
             apply_to_children=True,
         )
 
-        def target(message: str) -> targets.SnsTopic:
+        def target(request: dict[str, str]) -> targets.SnsTopic:
             return targets.SnsTopic(
                 topic,
-                message=events.RuleTargetInput.from_text(message),
+                message=events.RuleTargetInput.from_object(
+                    {
+                        "request_id": f"glue-{events.EventField.from_path('$.id')}",
+                        "tier": "critical",
+                        "region": "all",
+                        "occurred_at": events.EventField.from_path("$.time"),
+                        **request,
+                    }
+                ),
                 authorize_using_role=True,
                 role=self.publisher,
                 dead_letter_queue=self.dead_letters.queue,
@@ -115,8 +128,16 @@ class GlueFailureAlerts(Construct):
             ),
             targets=[
                 target(
-                    f"Glue job {detail('$.detail.jobName')} ended {detail('$.detail.state')}: "
-                    f"{detail('$.detail.message')} (run {detail('$.detail.jobRunId')})"
+                    {
+                        "kind": "glue_job_failed",
+                        "subject": f"Glue job {detail('$.detail.jobName')} ended "
+                        f"{detail('$.detail.state')}",
+                        "body": f"Glue job {detail('$.detail.jobName')}, run "
+                        f"{detail('$.detail.jobRunId')}, ended {detail('$.detail.state')}. "
+                        "Its error: aws glue get-job-run --job-name "
+                        f"{detail('$.detail.jobName')} --run-id {detail('$.detail.jobRunId')} "
+                        "--query JobRun.ErrorMessage",
+                    }
                 )
             ],
         )
@@ -136,8 +157,13 @@ class GlueFailureAlerts(Construct):
                 ),
                 targets=[
                     target(
-                        f"Glue crawler {detail('$.detail.crawlerName')} failed: "
-                        f"{detail('$.detail.message')}"
+                        {
+                            "kind": "glue_crawler_failed",
+                            "subject": f"Glue crawler {detail('$.detail.crawlerName')} failed",
+                            "body": f"Glue crawler {detail('$.detail.crawlerName')} failed. "
+                            "Its last crawl: aws glue get-crawler --name "
+                            f"{detail('$.detail.crawlerName')} --query Crawler.LastCrawl",
+                        }
                     )
                 ],
             )

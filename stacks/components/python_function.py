@@ -241,7 +241,12 @@ _ON_FAILURE_DESTINATION = (
     "which records the error and request context that a DeadLetterConfig would drop."
 )
 _NO_VPC = (
-    "The function reaches only AWS service APIs, over TLS with IAM authentication, and no "
-    "resource inside a VPC; card numbers never reach it (POS records carry tokens). A VPC "
-    "would add NAT or endpoint cost and cold-start latency and protect nothing here."
+    "Decision (README, Design decisions, 'No VPC'): no Symphony function runs in a VPC. Tills "
+    "tokenize cards before a record leaves the store, so no function ever receives a card "
+    "number (PAN), only card_token (cash has none); each function calls AWS APIs only, over "
+    "TLS with IAM, and nothing that lives in a VPC. A VPC would need interface endpoints in "
+    "every AZ (SQS, SNS, KMS, X-Ray, Step Functions, EventBridge, Secrets Manager) and ENIs, "
+    "and would narrow no PCI scope. Revisit if a function must handle PANs, detokenize, or "
+    "reach a VPC-only resource."
 )
+"""One place for the VPC decision: every PythonFunction carries it (cdk-nag and checkov)."""

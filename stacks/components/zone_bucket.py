@@ -51,7 +51,6 @@ class ZoneBucket(Construct):
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=f"{zone}/",
             lifecycle_rules=list(lifecycle_rules),
-            event_bridge_enabled=event_bridge_enabled,
             removal_policy=removal_policy,
             auto_delete_objects=destroy,
         )
@@ -67,17 +66,15 @@ class ZoneBucket(Construct):
             ],
         )
         if event_bridge_enabled:
-            # The policy CDK attaches to its notifications provider's role for this bucket.
-            NagSuppressions.add_resource_suppressions(
-                self.bucket.node.find_child("Notifications"),
-                [
-                    NagPackSuppression(
-                        id="PCI.DSS.321-IAMNoInlinePolicy",
-                        reason="CDK's bucket-notifications provider gets s3:PutBucketNotification "
-                        "on this bucket only, inline; it runs during deployments only.",
-                    )
-                ],
-                apply_to_children=True,
+            # On the bucket itself (CloudFormation's EventBridgeConfiguration) rather than
+            # Bucket(event_bridge_enabled=True), which deploys CDK's bucket-notifications Lambda
+            # and its role to do the same: a function to run, patch and suppress twelve rules for.
+            cfn = self.bucket.node.default_child
+            assert isinstance(cfn, s3.CfnBucket)
+            cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                    event_bridge_enabled=True
+                )
             )
 
 

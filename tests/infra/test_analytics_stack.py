@@ -25,6 +25,7 @@ from stacks.analytics_stack import GLUE_JOBS_DIR, LAYOUT, RUN_ARGUMENTS
 from stacks.config import EnvironmentConfig, load_environment
 from stacks.night_stack import NIGHT_JOBS
 from stacks.stack_set import SymphonyStacks
+from symphony.alerts import AlertRequest
 from symphony.asl import PLACEHOLDER, parse_for_checking
 from tests.infra.conftest import CDK_CONTEXT, PROJECT_ROOT, Synthesized, synthesize
 from tests.infra.graph_rules import referenced_id
@@ -682,7 +683,7 @@ def test_a_customer_integration_time_in_no_night_is_refused_at_synth(tmp_path: P
         _build(midday, tmp_path)
 
 
-# -- failures reach the critical topic ------------------------------------------------------------
+# -- failures reach the dispatcher as critical alerts ---------------------------------------------
 
 
 def test_failed_timed_out_or_stopped_runs_of_every_job_raise_a_critical_alert(
@@ -699,11 +700,25 @@ def test_failed_timed_out_or_stopped_runs_of_every_job_raise_a_critical_alert(
     (target,) = rule["Targets"]
     topic = target["Arn"]["Fn::GetStackOutput"]
     assert topic["StackName"] == "Symphony-dev-Alerting"
-    assert "CriticalTopic" in topic["OutputName"]
+    assert "AlarmIntake" in topic["OutputName"]  # raw into the dispatcher's request queue
     assert _node(target["DeadLetterConfig"]["Arn"]).startswith("FailureAlertsDeadLetters")
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
     assert _node(target["RoleArn"]).startswith("FailureAlertsPublisherRole")
-    assert "<detail-jobName>" in target["InputTransformer"]["InputTemplate"]
+    transformer = target["InputTransformer"]
+    # What EventBridge sends, with sample values in its placeholders, is a valid AlertRequest.
+    sample = {"id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "time": "2026-11-28T00:31:00Z"}
+    sample |= {"detail-jobName": "Symphony-dev-Analytics-AggregateSalesJob", "detail-state":
+               "TIMEOUT", "detail-jobRunId": "jr_0123"}  # fmt: skip
+    text = transformer["InputTemplate"]
+    for name in transformer["InputPathsMap"]:
+        # A placeholder standing as a JSON value gets the value as JSON; inside a string, as is.
+        text = re.sub(rf"(?<=:)<{name}>(?=[,}}])", json.dumps(sample[name]), text)
+        text = text.replace(f"<{name}>", sample[name])
+    request = AlertRequest.from_message(text)
+    assert (request.tier, request.kind, request.region) == ("critical", "glue_job_failed", "all")
+    assert request.subject == "Glue job Symphony-dev-Analytics-AggregateSalesJob ended TIMEOUT"
+    assert "--run-id jr_0123" in request.body
+    assert request.request_id == "glue-6a7e8feb-b491-4cf7-a9f1-bf3703467718"
 
 
 def test_a_failed_crawl_raises_a_critical_alert(dev: Template) -> None:
@@ -716,7 +731,8 @@ def test_a_failed_crawl_raises_a_critical_alert(dev: Template) -> None:
     }
     assert crawlers == {"RawCustomersCrawler", "CustomerProfilesCrawler"}
     (target,) = rule["Targets"]
-    assert "CriticalTopic" in target["Arn"]["Fn::GetStackOutput"]["OutputName"]
+    assert "AlarmIntake" in target["Arn"]["Fn::GetStackOutput"]["OutputName"]
+    assert '"kind":"glue_crawler_failed"' in target["InputTransformer"]["InputTemplate"]
 
 
 def test_eventbridge_publishes_alerts_as_a_role_that_may_publish_and_nothing_else(
@@ -729,7 +745,7 @@ def test_eventbridge_publishes_alerts_as_a_role_that_may_publish_and_nothing_els
         "kms:GenerateDataKey*",
     }
     (publish,) = [s for s in statements if "sns:Publish" in _actions(s)]
-    assert "CriticalTopic" in publish["Resource"]["Fn::GetStackOutput"]["OutputName"]
+    assert "AlarmIntake" in publish["Resource"]["Fn::GetStackOutput"]["OutputName"]
 
 
 # -- in the local cloud ---------------------------------------------------------------------------
@@ -838,6 +854,15 @@ def test_at_the_configured_time_the_workflow_crawls_cleans_merges_and_crawls(
     failed = cloud.glue_workflows.runs_of(workflow)[-1]
     assert runner.business_dates == [date(2026, 11, 27), date(2026, 11, 28)]
     assert [_short(name) for name in failed.order] == ["RawCustomersCrawler", "CleanCustomersJob"]
-    messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
-    (alert,) = [m["Body"] for m in messages]
-    assert alert.startswith(f"Glue job {clean} ended FAILED: ")
+    cloud.settle()  # the rule's request reaches the dispatcher, which sends a critical at once
+    messages = sqs.receive_message(
+        QueueUrl=inbox, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    (alert,) = [
+        m["Body"]
+        for m in messages
+        if m["MessageAttributes"]["kind"]["StringValue"] == "glue_job_failed"
+    ]
+    assert alert.startswith(f"Glue job {clean}, run ")
+    assert "ended FAILED" in alert
+    assert "Runbook: https://" in alert

@@ -64,7 +64,21 @@ def test_each_alarm_has_its_configured_threshold_and_notifies_its_tier(
     (alarm,) = _alarms(dev_app, id_part)
     assert alarm["Threshold"] == threshold
     assert alarm.get("ActionsEnabled", True) is True
-    assert f"Alerts{tier}Topic" in _topic_of(alarm)
+    # Every alarm notifies the alert dispatcher's intake topic; the dispatcher tiers it by the
+    # description: "[critical] ..." is critical, anything else important.
+    assert "AlarmIntakeTopic" in _topic_of(alarm)
+    assert alarm["AlarmDescription"].startswith("[critical] ") is (tier == "Critical")
+
+
+def test_a_throttled_dead_man_check_is_a_critical_alarm(dev_app: Synthesized) -> None:
+    (alarm,) = _alarms(dev_app, "CheckNightDoneThrottled")
+    assert (alarm["MetricName"], alarm["Namespace"], alarm["Threshold"]) == (
+        "Throttles",
+        "AWS/Lambda",
+        0,
+    )
+    assert alarm["AlarmDescription"].startswith("[critical] check_night_done")
+    assert "AlarmIntakeTopic" in _topic_of(alarm)
 
 
 def test_every_handler_has_a_throttles_alarm(dev_app: Synthesized) -> None:
@@ -81,7 +95,7 @@ def test_every_handler_has_a_throttles_alarm(dev_app: Synthesized) -> None:
     assert len(throttles) == len(handlers)
     for alarm in throttles:
         assert alarm["Threshold"] == CONFIG.function_throttles
-        assert "AlertsImportantTopic" in _topic_of(alarm)
+        assert "AlarmIntakeTopic" in _topic_of(alarm)
 
 
 def test_every_eventbridge_rule_has_a_failed_invocations_alarm(dev_app: Synthesized) -> None:
@@ -158,7 +172,7 @@ def test_the_dead_man_check_runs_at_six_in_the_stores_zone(dev_app: Synthesized)
             "Environment": {
                 "Variables": Match.object_like(
                     {
-                        "CRITICAL_TOPIC_ARN": Match.any_value(),
+                        "ALERT_QUEUE_URL": Match.any_value(),
                         "STORES_TIME_ZONE": "Africa/Johannesburg",
                     }
                 )

@@ -186,19 +186,17 @@ def test_each_machine_runs_its_file_logs_everything_and_is_traced(
     }
 
 
-def test_month_end_close_is_wired_to_close_month_and_the_executives_topics(dev: Template) -> None:
+def test_month_end_close_is_wired_to_close_month_and_the_alert_dispatcher(dev: Template) -> None:
     _, machine = _one(dev, "AWS::StepFunctions::StateMachine", "MonthEndCloseStateMachine")
     substitutions = machine["DefinitionSubstitutions"]
     assert set(substitutions) == {
         "CloseMonthFunctionArn",
-        "CriticalTopicArn",
-        "InformationalTopicArn",
+        "AlertQueueUrl",  # the executives' alerts are AlertRequests for the dispatcher
         "ExecutionTimeoutSeconds",  # the machine's timeout, from the stack
     }
     assert int(substitutions["ExecutionTimeoutSeconds"]) > 24 * 3600
     assert _node(substitutions["CloseMonthFunctionArn"]).startswith("CloseMonthFunction")
-    assert "CriticalTopic" in _stack_output(substitutions["CriticalTopicArn"])
-    assert "InformationalTopic" in _stack_output(substitutions["InformationalTopicArn"])
+    assert "DispatcherRequestsQueue" in _stack_output(substitutions["AlertQueueUrl"])
 
 
 def test_the_seasonal_machine_is_wired_to_its_function_topics_and_timeout(dev: Template) -> None:
@@ -217,11 +215,12 @@ def test_the_seasonal_machine_is_wired_to_its_function_topics_and_timeout(dev: T
 @pytest.mark.parametrize(
     ("machine", "function", "topics"),
     [
-        ("MonthEndClose", "CloseMonth", {"CriticalTopic", "InformationalTopic"}),
+        ("MonthEndClose", "CloseMonth", set()),
+        # The approval requests (task tokens for planners) are published to the topics.
         ("AdjustSeasonalInventory", "PlanSeasonalAdjustment", {"CriticalTopic", "ImportantTopic"}),
     ],
 )
-def test_each_machine_may_invoke_its_function_and_publish_to_its_topics_only(
+def test_each_machine_may_invoke_its_function_send_alerts_and_publish_to_its_topics_only(
     dev: Template, machine: str, function: str, topics: set[str]
 ) -> None:
     statements = _statements(dev, f"{machine}StateMachine")
@@ -229,8 +228,10 @@ def test_each_machine_may_invoke_its_function_and_publish_to_its_topics_only(
     assert {_node(r if "Fn::GetAtt" in r else r["Fn::Join"][1][0]) for r in invoke["Resource"]} == {
         _one(dev, "AWS::Lambda::Function", f"{function}Function")[0]
     }
-    (publish,) = [s for s in statements if "sns:Publish" in _actions(s)]
-    published = {_stack_output(r) for r in publish["Resource"]}
+    (send,) = [s for s in statements if "sqs:SendMessage" in _actions(s)]
+    assert "DispatcherRequestsQueue" in _stack_output(send["Resource"])
+    publishes = [s for s in statements if "sns:Publish" in _actions(s)]
+    published = {_stack_output(r) for s in publishes for r in s["Resource"]}
     assert {next(t for t in topics if t in name) for name in published} == topics
     assert len(published) == len(topics)
 

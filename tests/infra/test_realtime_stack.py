@@ -85,7 +85,7 @@ def test_the_pos_stream_feeds_detect_fraud_as_the_config_says(realtime: Template
     assert referenced_id(failures).startswith("FraudStreamFailures")
 
 
-def test_detect_fraud_alerts_on_the_critical_topic_with_the_configured_score(
+def test_detect_fraud_alerts_through_the_alert_dispatcher_with_the_configured_score(
     realtime: Template,
 ) -> None:
     functions = realtime.find_resources(
@@ -97,9 +97,9 @@ def test_detect_fraud_alerts_on_the_critical_topic_with_the_configured_score(
     assert variables["FRAUD_SCORE_ALERT"] == str(
         load_environment("dev").thresholds.fraud_score_alert
     )
-    topic = variables["ALERT_TOPIC_ARN"]["Fn::GetStackOutput"]
-    assert topic["StackName"] == "Symphony-dev-Alerting"
-    assert "Critical" in topic["OutputName"]
+    queue = variables["ALERT_QUEUE_URL"]["Fn::GetStackOutput"]
+    assert queue["StackName"] == "Symphony-dev-Alerting"
+    assert "DispatcherRequestsQueue" in queue["OutputName"]
 
 
 def test_inventory_updates_reach_reorder_inventory_in_store_order(realtime: Template) -> None:
@@ -138,7 +138,8 @@ def test_purchase_orders_go_to_an_alarmed_purchasing_queue(realtime: Template) -
         load_environment("dev").thresholds.reorder_safety_factor
     )
     assert (
-        "Informational" in variables["INFORMATIONAL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"]
+        "DispatcherRequestsQueue"
+        in variables["ALERT_QUEUE_URL"]["Fn::GetStackOutput"]["OutputName"]
     )
 
 
@@ -158,8 +159,10 @@ def test_watch_cold_chain_has_the_name_the_telemetry_forwarder_invokes(
     assert variables["COLD_CHAIN_ESCALATE_AFTER_MINUTES"] == str(
         config.cold_chain.escalate_after_minutes
     )
-    assert "Important" in variables["IMPORTANT_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"]
-    assert "Critical" in variables["CRITICAL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"]
+    assert (
+        "DispatcherRequestsQueue"
+        in variables["ALERT_QUEUE_URL"]["Fn::GetStackOutput"]["OutputName"]
+    )
     assert "ReportsZone" in variables["COMPLIANCE_BUCKET"]["Fn::GetStackOutput"]["OutputName"]
     assert (
         "ColdChainExcursions" in (variables["EXCURSIONS_TABLE"]["Fn::GetStackOutput"]["OutputName"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks import suppressions
 from tests.infra.conftest import PROJECT_ROOT, Synthesized
 from tests.infra.graph_rules import RULES
 
@@ -35,6 +37,29 @@ def test_every_suppression_carries_a_reason(every_assembly: Synthesized) -> None
                 resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
             ):
                 assert len(suppression.get("reason", "")) >= 40, (logical_id, suppression)
+
+
+def test_readme_lists_every_suppression_as_the_app_synthesizes_them(
+    prod_app: Synthesized, dev_app: Synthesized
+) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    expected = suppressions.render(prod_app.templates, dev_app.templates)
+    written = suppressions.current_report(readme)
+    difference = "\n".join(
+        list(difflib.unified_diff(written.splitlines(), expected.splitlines(), lineterm=""))[:40]
+    )
+    assert written == expected, (
+        f"README's suppression report is stale: run `{suppressions.REFRESH_COMMAND}`\n{difference}"
+    )
+
+
+def test_each_stack_suppresses_at_most_the_budget_of_rules_besides_cdks_providers(
+    every_assembly: Synthesized,
+) -> None:
+    """Counting one suppression per cdk-nag rule per stack; the rules suppressed only on CDK's
+    own provider functions (README: "Every suppression") are counted in the report, not here."""
+    leave_out = suppressions.FRAMEWORK_PREFIXES
+    assert suppressions.over_budget(every_assembly.templates, leave_out=leave_out) == {}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.__name__)

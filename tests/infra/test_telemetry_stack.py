@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
 from stacks.config import load_environment
-from tests.infra.conftest import Synthesized
+from stacks.telemetry_stack import TelemetryStack
+from tests.infra.conftest import CDK_CONTEXT, Synthesized
 from tests.infra.graph_rules import referenced_id
 
 
@@ -127,13 +129,104 @@ def test_the_forwarder_keeps_what_it_cannot_forward_and_alarms_here(
         s["Properties"]["Endpoint"]
         for s in telemetry.find_resources("AWS::SNS::Subscription").values()
     }
+    # Email only: AlertTopics leaves SMS to the alert dispatcher (home region).
     alerting = load_environment("dev").alerting
     assert endpoints == {
-        endpoint
+        subscriber.email
         for subscriber in (*alerting.critical, *alerting.important)
-        for endpoint in (subscriber.email, subscriber.sms)
-        if endpoint
+        if subscriber.email
     }
+
+
+def _topic(template: Template, tier: str) -> str:
+    (topic_id,) = template.find_resources(
+        "AWS::SNS::Topic", {"Properties": {"DisplayName": f"Symphony {tier} alerts"}}
+    )
+    return topic_id
+
+
+def _rule_alarm(template: Template, metric_name: str) -> dict:
+    """The alarm on the fridge rule's ``metric_name``, summed over action types (Metrics
+    Insights: IoT publishes rule action metrics per RuleName and ActionType)."""
+    expected = [
+        f'SELECT SUM({metric_name}) FROM SCHEMA("AWS/IoT", ActionType, RuleName) '
+        "WHERE RuleName = '",
+        {"Ref": "FridgeTemperatures"},
+        "'",
+    ]
+    found = [
+        alarm["Properties"]
+        for alarm in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if [
+            m.get("Expression", {}).get("Fn::Join", [None, None])[1]
+            for m in alarm["Properties"].get("Metrics", [])
+        ]
+        == [expected]
+    ]
+    (alarm,) = found
+    (query,) = alarm["Metrics"]
+    assert query["Period"] == 300
+    assert query["ReturnData"] is True
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    return alarm
+
+
+def test_the_rule_alarms_when_it_cannot_hand_readings_to_the_forwarder(
+    telemetry: Template,
+) -> None:
+    alarm = _rule_alarm(telemetry, "Failure")
+    assert alarm["Threshold"] == load_environment("dev").monitoring.rule_failed_invocations
+    assert alarm["AlarmActions"] == [{"Ref": _topic(telemetry, "important")}]
+
+
+def test_the_rule_alarms_critically_on_any_reading_its_error_action_lost(
+    telemetry: Template,
+) -> None:
+    alarm = _rule_alarm(telemetry, "ErrorActionFailure")
+    assert alarm["Threshold"] == 0
+    assert alarm["AlarmActions"] == [{"Ref": _topic(telemetry, "critical")}]
+
+
+def test_the_forwarder_alarms_when_throttled(telemetry: Template) -> None:
+    forwarder_id, _ = _forwarder(telemetry)
+    (alarm,) = [
+        alarm["Properties"]
+        for alarm in telemetry.find_resources(
+            "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "Throttles"}}
+        ).values()
+    ]
+    assert alarm["Namespace"] == "AWS/Lambda"
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": forwarder_id}}]
+    assert (alarm["Statistic"], alarm["Period"]) == ("Sum", 300)
+    assert alarm["Threshold"] == load_environment("dev").monitoring.function_throttles
+    assert alarm["AlarmActions"] == [{"Ref": _topic(telemetry, "important")}]
+
+
+def test_the_alarm_thresholds_come_from_the_monitoring_config() -> None:
+    config = load_environment("dev")
+    thresholds = config.monitoring.model_copy(
+        update={"rule_failed_invocations": 3, "function_throttles": 7}
+    )
+    app = cdk.App(context=CDK_CONTEXT)
+    stack = TelemetryStack(
+        app,
+        "Telemetry",
+        env=cdk.Environment(region=config.cold_chain.telemetry_region),
+        home_region="af-south-1",
+        watch_cold_chain_name="watch-cold-chain",
+        alerting=config.alerting,
+        thresholds=thresholds,
+        log_days=7,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    template = Template.from_stack(stack)
+    assert _rule_alarm(template, "Failure")["Threshold"] == 3
+    assert _rule_alarm(template, "ErrorActionFailure")["Threshold"] == 0
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "Throttles", "Threshold": 7}
+    )
 
 
 def test_only_the_telemetry_stack_lives_in_the_telemetry_region(prod_app: Synthesized) -> None:

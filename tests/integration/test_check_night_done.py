@@ -12,13 +12,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from symphony.alerts import AlertRequest
 from symphony.night import Night, Stage
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 ENVIRONMENT = {
     "SUBMISSIONS_TABLE": "submissions",
     "IDEMPOTENCY_TABLE": "idempotency",
-    "CRITICAL_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:critical",
+    "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alerts",
     "STORES_TIME_ZONE": "Africa/Johannesburg",
     "COLLECTION_OPENS": "23:00",
     "POWERTOOLS_SERVICE_NAME": "check_night_done",
@@ -55,17 +56,12 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, str]]:
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        sns = boto3.client("sns")
-        topic = sns.create_topic(Name="critical")["TopicArn"]
-        sqs = boto3.client("sqs")
-        url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        # The alert dispatcher's queue: the handler's alerts are AlertRequests there.
+        url = boto3.client("sqs").create_queue(QueueName="alerts")["QueueUrl"]
+        assert url == ENVIRONMENT["ALERT_QUEUE_URL"]
         handler = load_lambda_module("check_night_done", environment=ENVIRONMENT)
         handler.adapters.dynamodb.cache_clear()
-        handler.adapters.sns.cache_clear()
+        handler.adapters.sqs.cache_clear()
         yield handler, url
 
 
@@ -117,8 +113,10 @@ def test_a_failed_night_raises_one_critical_alert_and_a_second_run_none(
     _store(_night("failed", "failed"))
     assert _run(handler)["alerted"] is True
     (alert,) = _alerts(url)
-    assert alert["MessageAttributes"]["tier"]["Value"] == "critical"
-    assert "2026-11-27" in alert["Subject"]
+    request = AlertRequest.from_message(json.dumps(alert))
+    assert (request.tier, request.kind, request.region) == ("critical", "night_not_done", "all")
+    assert request.request_id == "check_night_done#2026-11-27", "a resend is sent once"
+    assert "2026-11-27" in request.subject
     assert _run(handler)["alerted"] is False
     assert _alerts(url) == []
 
@@ -137,10 +135,10 @@ def test_an_alert_whose_sending_was_not_confirmed_is_sent_again(
     handler, url = world
 
     def refuse(*_args: object) -> None:
-        raise RuntimeError("SNS down")
+        raise RuntimeError("SQS down")
 
     with monkeypatch.context() as patch:
-        patch.setattr(handler.adapters, "publish", refuse)
+        patch.setattr(handler.adapters, "send_alert", refuse)
         with pytest.raises(RuntimeError):
             _run(handler)
     assert _run(handler)["alerted"] is True

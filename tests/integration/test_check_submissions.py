@@ -1,7 +1,7 @@
 """check_submissions end to end on moto, with the generator's day: the night opened by
 open_collection, the stores' uploads in landing; the per-store statuses, the night's item, the
-batches in the raw zone and the follow-up on the important topic (observed through an SQS
-subscription) out."""
+batches in the raw zone and the follow-ups out: one AlertRequest per missing store on the alert
+dispatcher's queue, with the night's group key."""
 
 from __future__ import annotations
 
@@ -17,19 +17,20 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from symphony.alerts import AlertRequest
 from symphony.generator import GenerateOptions, generate
 from symphony.night import InvalidInput
 from symphony.reference import Store
 from tests.aws import create_buckets, create_queue, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
-TOPIC_ARN = "arn:aws:sns:af-south-1:123456789012:important"
+ALERT_QUEUE_URL = "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests"
 ENVIRONMENT = {
     "SUBMISSIONS_TABLE": "submissions",
     "REFERENCE_TABLE": "reference",
     "LANDING_BUCKET": "landing-zone",
     "RAW_BUCKET": "raw-zone",
-    "IMPORTANT_TOPIC_ARN": TOPIC_ARN,
+    "ALERT_QUEUE_URL": ALERT_QUEUE_URL,
     "STORES_TIME_ZONE": "Africa/Johannesburg",
     "COLLECTION_OPENS": "23:00",
     "BATCH_SIZE": "10",
@@ -154,10 +155,8 @@ def world(monkeypatch: pytest.MonkeyPatch, days: dict[str, Day]) -> Iterator[Cal
         create_table("submissions", "business_date", "store_id")
         create_table("reference", "kind", "id")
         create_buckets("landing-zone", "raw-zone")
-        notices_url, notices_arn = create_queue("important-notices")
-        sns = boto3.client("sns")
-        assert sns.create_topic(Name="important")["TopicArn"] == TOPIC_ARN
-        sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=notices_arn)
+        notices_url, _ = create_queue("alert-requests")  # the alert dispatcher's queue
+        assert notices_url == ALERT_QUEUE_URL
 
         def make(name: str = "clean", opened: bool = True) -> World:
             day = days[name]
@@ -217,11 +216,14 @@ def test_every_store_submitted_marks_them_submitted_and_sends_nothing(
 # --- missing stores -------------------------------------------------------------------------------
 
 
-def _attributes(notice: dict[str, Any]) -> dict[str, str]:
-    return {name: value["Value"] for name, value in notice["MessageAttributes"].items()}
+def _requests(notices: list[dict[str, Any]]) -> list[AlertRequest]:
+    return sorted(
+        (AlertRequest.from_message(json.dumps(notice)) for notice in notices),
+        key=lambda request: request.store or "",
+    )
 
 
-def test_a_missing_store_gets_one_grouped_follow_up_and_the_night_turns_preliminary(
+def test_each_missing_store_gets_one_follow_up_and_the_night_turns_preliminary(
     world: Callable[..., World],
 ) -> None:
     night = world("anomalies")
@@ -234,19 +236,17 @@ def test_a_missing_store_gets_one_grouped_follow_up_and_the_night_turns_prelimin
     assert result["missing"] == sorted([missing, late])
     assert result["notified"] is True
     assert (result["expected"], result["submitted"]) == (26, 24)
-    (notice,) = night.notices()
-    assert _attributes(notice) == {
-        "tier": "important",
-        "kind": "missing_submissions",
-        "region": "all",
-    }
-    message = json.loads(notice["Message"])
-    assert message["missing_by_region"] == {
-        region: sorted(s for s in (missing, late) if night.day.regions[s] == region)
-        for region in sorted({night.day.regions[missing], night.day.regions[late]})
-    }
-    assert (message["expected"], message["submitted"], message["missing"]) == (26, 24, 2)
-    assert notice["Subject"] == "Symphony 2026-11-29: 2 of 26 stores have not submitted"
+    requests = _requests(night.notices())
+    assert [r.store for r in requests] == sorted([missing, late])
+    for request in requests:
+        assert request.store is not None
+        assert (request.tier, request.kind) == ("important", "missing_submission")
+        assert request.region == night.day.regions[request.store]
+        assert request.group_key == "missing_submission#2026-11-29"
+        assert request.request_id == f"missing_submission#2026-11-29#{request.store}"
+        assert request.subject == f"{request.store} ({request.region}) sent no sales for 2026-11-29"
+        body = json.loads(request.body)
+        assert (body["expected"], body["submitted"], body["missing"]) == (26, 24, 2)
     items = night.items()
     assert items[missing]["status"] == items[late]["status"] == "expected"
     assert (items["#night"]["status"], items["#night"]["missing"]) == (
@@ -257,9 +257,11 @@ def test_a_missing_store_gets_one_grouped_follow_up_and_the_night_turns_prelimin
     assert len(night.batches()) == 3, "the 24 submitted stores, 10 a batch"
 
 
-def test_forty_missing_stores_make_one_message_grouped_by_region(
+def test_forty_missing_stores_make_forty_requests_of_one_group(
     world: Callable[..., World],
 ) -> None:
+    """The dispatcher's window turns one group key into one message (tests of dispatch_alert
+    and the simulator show that end); here: one request per store, all of the same group."""
     night = world("large")
     expected = night.day.expected
     night.upload(only=expected[40:])
@@ -267,15 +269,10 @@ def test_forty_missing_stores_make_one_message_grouped_by_region(
     result = night.run()
 
     assert result["missing"] == expected[:40]
-    (notice,) = night.notices()
-    message = json.loads(notice["Message"])
-    grouped = message["missing_by_region"]
-    assert sorted(store for stores in grouped.values() for store in stores) == result["missing"]
-    for region, stores in grouped.items():
-        assert all(night.day.regions[store] == region for store in stores)
-    assert list(grouped) == sorted(grouped)
-    for region, stores in grouped.items():
-        assert f"{region} ({len(stores)}): {', '.join(stores)}" in message["summary"]
+    requests = _requests(night.notices())
+    assert [r.store for r in requests] == result["missing"]
+    assert {r.group_key for r in requests} == {"missing_submission#2026-11-29"}
+    assert len({r.request_id for r in requests}) == 40
 
 
 def test_the_same_missing_set_a_second_time_sends_no_second_message(
@@ -317,7 +314,7 @@ def test_a_late_store_is_marked_late_and_leaves_the_missing_list_without_a_messa
     assert late in {store for batch in night.batches() for store in batch["stores"]}
 
 
-def test_a_store_newly_missing_sends_one_more_message_listing_all(
+def test_a_store_newly_missing_sends_one_more_request_for_it_only(
     world: Callable[..., World],
 ) -> None:
     night = world("anomalies")
@@ -329,15 +326,13 @@ def test_a_store_newly_missing_sends_one_more_message_listing_all(
         Bucket="landing-zone", Key=f"landing/sales/date=2026-11-29/store={gone}/_manifest.json"
     )
 
+    assert [r.store for r in _requests(night.notices())] == [missing]
     result = night.run()
 
     assert result["notified"] is True
-    _first, second = night.notices()
-    assert json.loads(second["Message"])["newly_missing"] == [gone]
-    assert sorted(
-        store for stores in json.loads(second["Message"])["missing_by_region"].values()
-        for store in stores
-    ) == sorted([missing, gone])  # fmt: skip
+    (second,) = _requests(night.notices())
+    assert second.store == gone, "only the store newly missing: the first was announced"
+    assert json.loads(second.body)["missing"] == 2
 
 
 def test_a_follow_up_that_failed_to_send_is_sent_by_the_next_run_and_only_once(
@@ -346,17 +341,17 @@ def test_a_follow_up_that_failed_to_send_is_sent_by_the_next_run_and_only_once(
     night = world("anomalies")
     night.upload()
     adapters = night.check.adapters
-    real_publish = adapters.publish
+    real_send = adapters.send_alert
 
-    def unavailable(topic_arn: str, alert: Any) -> None:
-        raise ConnectionError("SNS is down")
+    def unavailable(queue_url: str, request: Any) -> None:
+        raise ConnectionError("SQS is down")
 
-    monkeypatch.setattr(adapters, "publish", unavailable)
+    monkeypatch.setattr(adapters, "send_alert", unavailable)
     with pytest.raises(ConnectionError):
         night.run()
     assert len(night.items()["#night"]["outbox"]) == 1, "kept in the outbox"
 
-    monkeypatch.setattr(adapters, "publish", real_publish)
+    monkeypatch.setattr(adapters, "send_alert", real_send)
     result = night.run()
 
     assert result["notified"] is True

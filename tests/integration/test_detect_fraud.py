@@ -1,4 +1,4 @@
-"""detect_fraud end to end on moto: Kinesis batches in; fraud alerts table, critical topic
+"""detect_fraud end to end on moto: Kinesis batches in; fraud alerts table, alert requests
 (counted through an SQS subscription) and quarantine bucket out."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from symphony.alerts import AlertRequest
 from symphony.reference import Product, Store
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
@@ -57,21 +58,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         boto3.client("s3").create_bucket(
             Bucket="quarantine", CreateBucketConfiguration={"LocationConstraint": REGION}
         )
-        topic = boto3.client("sns").create_topic(Name="critical")["TopicArn"]
+        # The alert dispatcher's queue: a flagged transaction is an AlertRequest there.
         queue = boto3.client("sqs").create_queue(QueueName="alerts")["QueueUrl"]
-        queue_arn = boto3.client("sqs").get_queue_attributes(
-            QueueUrl=queue, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        boto3.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
         _seed_reference()
-        monkeypatch.setenv("ALERT_TOPIC_ARN", topic)
-        yield {"topic": topic, "queue": queue}
+        monkeypatch.setenv("ALERT_QUEUE_URL", queue)
+        yield {"queue": queue}
 
 
 @pytest.fixture
 def handler(aws: dict[str, str]) -> ModuleType:
     return load_lambda_module(
-        "detect_fraud", environment={**ENVIRONMENT, "ALERT_TOPIC_ARN": aws["topic"]}
+        "detect_fraud", environment={**ENVIRONMENT, "ALERT_QUEUE_URL": aws["queue"]}
     )
 
 
@@ -199,7 +196,7 @@ def test_a_cash_outlier_is_alerted_without_a_card_token(
     )
     assert response == {"batchItemFailures": []}
     (alert,) = _alerts(aws["queue"])
-    body = json.loads(alert["Message"])
+    body = json.loads(alert["body"])
     assert (body["rules"], body["tender"], body["card_token"]) == (["outlier_amount"], "cash", None)
     item = (
         boto3.resource("dynamodb")
@@ -216,14 +213,15 @@ def test_a_flagged_transaction_is_written_once_and_alerted_once(
     response = handler.lambda_handler(_event(_burst()), FakeLambdaContext())
     assert response == {"batchItemFailures": []}
     (alert,) = _alerts(aws["queue"])
-    attributes = {name: value["Value"] for name, value in alert["MessageAttributes"].items()}
-    assert attributes == {
-        "tier": "critical",
-        "store": "ZA-0001",
-        "region": "Gauteng",
-        "kind": "fraud",
-    }
-    body = json.loads(alert["Message"])
+    request = AlertRequest.from_message(json.dumps(alert))
+    assert (request.tier, request.store, request.region, request.kind) == (
+        "critical",
+        "ZA-0001",
+        "Gauteng",
+        "fraud",
+    )
+    assert request.request_id == "fraud#ZA-0001-20261127-000006", "a redelivery is sent once"
+    body = json.loads(request.body)
     assert body["rules"] == ["velocity"]
     assert body["evidence"]["velocity"]["count"] == 6
     item = (
@@ -265,17 +263,17 @@ def test_poison_records_are_quarantined_and_the_batch_continues(
 def test_a_throttled_alert_is_reported_for_retry_and_raised_on_redelivery(
     handler: ModuleType, aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_publish = handler.adapters.publish_alert
+    real_send = handler.adapters.send_alert
 
     def throttled(*args: Any, **kwargs: Any) -> str:
         raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")
 
-    monkeypatch.setattr(handler.adapters, "publish_alert", throttled)
+    monkeypatch.setattr(handler.adapters, "send_alert", throttled)
     response = handler.lambda_handler(_event(_burst()), FakeLambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": "1006"}]}
     assert _alerts(aws["queue"]) == []
 
-    monkeypatch.setattr(handler.adapters, "publish_alert", real_publish)
+    monkeypatch.setattr(handler.adapters, "send_alert", real_send)
     again = handler.lambda_handler(_event(_burst()), FakeLambdaContext())
     assert again == {"batchItemFailures": []}
     assert len(_alerts(aws["queue"])) == 1
@@ -304,7 +302,7 @@ def test_the_window_state_comes_back_and_carries_the_card_history(
     assert len(response["state"]["cards"][CARD]) == 5
 
     fresh = load_lambda_module(
-        "detect_fraud", environment={**ENVIRONMENT, "ALERT_TOPIC_ARN": aws["topic"]}
+        "detect_fraud", environment={**ENVIRONMENT, "ALERT_QUEUE_URL": aws["queue"]}
     )
     second = _event([_transaction(6, minute=6)])
     second.update({"state": response["state"], "window": {"start": "x", "end": "y"}})
@@ -333,4 +331,6 @@ def test_a_missing_setting_stops_start_up_naming_the_variable() -> None:
     }
     models = load_lambda_module("detect_fraud", "models")
     with pytest.raises(models.InvalidSettings, match="FRAUD_ALERTS_TABLE: missing"):
-        models.load_settings({**environment, "ALERT_TOPIC_ARN": "arn:aws:sns:af-south-1:1:t"})
+        models.load_settings(
+            {**environment, "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/1/q"}
+        )

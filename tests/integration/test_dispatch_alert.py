@@ -45,6 +45,7 @@ class Harness:
     handler: ModuleType
     topic_queues: dict[str, str]
     dead_letter_url: str
+    escalation_arn: str = ""
     now: datetime = TUESDAY_NOON
     message_count: int = field(default=0)
 
@@ -96,6 +97,11 @@ class Harness:
     def sms(self) -> list[tuple[str, str]]:
         return list(sns_backends[ACCOUNT][REGION].sms_messages.values())
 
+    def escalations(self) -> list[dict[str, Any]]:
+        client = boto3.client("stepfunctions", region_name=REGION)
+        listed = client.list_executions(stateMachineArn=self.escalation_arn)["executions"]
+        return [client.describe_execution(executionArn=e["executionArn"]) for e in listed]
+
     def emails(self) -> list[Any]:
         return list(ses_backends[ACCOUNT][REGION].sent_messages)
 
@@ -143,6 +149,11 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
             sns.subscribe(TopicArn=topics[tier], Protocol="sqs", Endpoint=queue_arn)
         dead_letters = sqs.create_queue(QueueName="alert-requests-dlq")["QueueUrl"]
         boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
+        escalation = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="escalate_incident",
+            definition=json.dumps({"StartAt": "Page", "States": {"Page": {"Type": "Succeed"}}}),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/escalation",
+        )["stateMachineArn"]
         environment = {
             "STATE_TABLE": TABLE,
             "CRITICAL_TOPIC_ARN": topics["critical"],
@@ -152,6 +163,13 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
             "RUNBOOK_BASE_URL": "https://runbooks.symphony.example.com",
             "DIGEST_SENDER": SENDER,
             "SUBSCRIBERS": json.dumps(PEOPLE),
+            "ESCALATION_STATE_MACHINE_ARN": escalation,
+            "ESCALATION_LEVELS": json.dumps(
+                [
+                    {"name": "on-call", "topic_arn": topics["critical"], "responders": ["On call"]},
+                    {"name": "Lead", "topic_arn": topics["important"], "responders": ["Lead"]},
+                ]
+            ),
             "POWERTOOLS_SERVICE_NAME": "dispatch_alert",
             "POWERTOOLS_METRICS_NAMESPACE": "Symphony",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -161,7 +179,13 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         handler.adapters.sns.cache_clear()
         handler.adapters.sqs.cache_clear()
         handler.adapters.ses.cache_clear()
-        yield Harness(handler=handler, topic_queues=queues, dead_letter_url=dead_letters)
+        handler.adapters.stepfunctions.cache_clear()
+        yield Harness(
+            handler=handler,
+            topic_queues=queues,
+            dead_letter_url=dead_letters,
+            escalation_arn=escalation,
+        )
 
 
 def request(**overrides: Any) -> str:
@@ -330,3 +354,105 @@ def test_a_failed_publish_is_retried_and_the_outbox_resends_it(
     harness.flush(TUESDAY_NOON + timedelta(seconds=adapters.RESEND_AFTER_SECONDS))
     (message,) = harness.published("critical")
     assert message["Subject"] == "Retry me"
+
+
+def alarm(name: str, state: str = "ALARM", description: str = "", at: str = "") -> str:
+    """A CloudWatch alarm notification as the alarm intake topic delivers it (raw)."""
+    return json.dumps(
+        {
+            "AlarmName": name,
+            "AlarmDescription": description,
+            "AWSAccountId": ACCOUNT,
+            "NewStateValue": state,
+            "NewStateReason": "Threshold Crossed: 1 datapoint [3.0] was greater than 0.0",
+            "StateChangeTime": at or "2026-11-24T10:00:00.000+0000",
+            "Region": "Africa (Cape Town)",
+            "AlarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
+            "OldStateValue": "OK",
+            "Trigger": {"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS"},
+        }
+    )
+
+
+def test_a_critical_message_starts_one_escalation_with_the_on_call_first(
+    harness: Harness,
+) -> None:
+    harness.deliver(request(tier="critical", kind="night_failed", subject="Night failed"))
+    (message,) = harness.published("critical")
+    (execution,) = harness.escalations()
+    started = json.loads(execution["input"])
+    assert execution["name"] == started["incident_id"]
+    assert started["subject"] == "Night failed"
+    assert [level["name"] for level in started["levels"]] == ["on-call", "Lead"]
+
+    assert "Night failed" in message["Message"] or message["Subject"] == "Night failed"
+
+    # The same message again (a resend of its outbox item) starts no second escalation.
+    harness.handler._escalate(
+        harness.handler.logic.Message(
+            key=_message_key(harness, execution["name"]),
+            tier="critical",
+            subject="Night failed",
+            body="again",
+            sms_text="",
+            kinds=("night_failed",),
+            stores=(),
+            regions=(),
+            count=1,
+        )
+    )
+    assert len(harness.escalations()) == 1
+
+
+def _message_key(harness: Harness, incident: str) -> str:
+    """The key of the one message whose incident id is ``incident`` (an immediate request)."""
+    state = boto3.resource("dynamodb", region_name=REGION).Table(TABLE).scan()["Items"]
+    requests = [str(item["pk"]).removeprefix("request#") for item in state]
+    keys = [f"outbox#request#{request_id}" for request_id in requests]
+    (key,) = [k for k in keys if harness.handler.logic.incident_id(k) == incident]
+    return key
+
+
+def test_an_important_or_informational_message_starts_no_escalation(harness: Harness) -> None:
+    harness.deliver(request(kind="night_deadline", region="all", store=None))
+    assert len(harness.published("important")) == 1
+    assert harness.escalations() == []
+
+
+def test_an_alarm_storm_of_one_namespace_is_one_important_message(harness: Harness) -> None:
+    harness.deliver(*(alarm(f"dlq-{number}") for number in range(1, 6)))
+    assert harness.published("important") == []  # grouped: the window is open
+    harness.flush(TUESDAY_NOON + timedelta(minutes=6))
+    (message,) = harness.published("important")
+    assert message["Subject"].startswith("5 alerts: ALARM: dlq-")
+    assert message["MessageAttributes"]["kind"] == {"Type": "String", "Value": "alarm"}
+    assert "runbooks/cloudwatch-alarm.md" in message["Message"]
+    assert harness.escalations() == []
+
+
+def test_an_alarm_described_critical_is_critical_and_escalated(harness: Harness) -> None:
+    harness.deliver(alarm("dispatcher-broken", description="[critical] Alerts are not sent"))
+    harness.flush(TUESDAY_NOON + timedelta(minutes=6))
+    (message,) = harness.published("critical")
+    assert "Alerts are not sent" in message["Message"]
+    assert len(harness.escalations()) == 1
+
+
+def test_an_alarm_back_to_ok_is_informational_and_a_redelivery_is_sent_once(
+    harness: Harness,
+) -> None:
+    harness.deliver(alarm("dlq-1", state="OK"), alarm("dlq-1", state="OK"))
+    harness.flush(TUESDAY_NOON + timedelta(minutes=6))
+    (message,) = harness.published("informational")
+    assert message["Subject"] == "OK: dlq-1"
+
+
+def test_an_alarm_notification_without_its_state_goes_to_the_dead_letter_queue(
+    harness: Harness,
+) -> None:
+    harness.deliver(json.dumps({"AlarmName": "broken"}))
+    sqs = boto3.client("sqs", region_name=REGION)
+    (dead,) = sqs.receive_message(QueueUrl=harness.dead_letter_url, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert "NewStateValue" in dead["MessageAttributes"]["reason"]["StringValue"]

@@ -16,19 +16,20 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from symphony.alerts import AlertRequest
 from symphony.generator import GenerateOptions, generate
 from symphony.night import InvalidInput
 from symphony.reference import Store
 from tests.aws import create_buckets, create_queue, create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
-TOPIC_ARN = "arn:aws:sns:af-south-1:123456789012:important"
+ALERT_QUEUE_URL = "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests"
 ENVIRONMENT = {
     "SUBMISSIONS_TABLE": "submissions",
     "REFERENCE_TABLE": "reference",
     "LANDING_BUCKET": "landing-zone",
     "RAW_BUCKET": "raw-zone",
-    "IMPORTANT_TOPIC_ARN": TOPIC_ARN,
+    "ALERT_QUEUE_URL": ALERT_QUEUE_URL,
     "EVENT_BUS_NAME": "retail",
     "STORES_TIME_ZONE": "Africa/Johannesburg",
     "COLLECTION_OPENS": "23:00",
@@ -100,7 +101,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         create_table("reference", "kind", "id")
         create_buckets("landing-zone", "raw-zone")
         events_url, events_arn = create_queue("night-events")
-        alerts_url, alerts_arn = create_queue("important-alerts")
+        alerts_url, _ = create_queue("alert-requests")  # the alert dispatcher's queue
+        assert alerts_url == ALERT_QUEUE_URL
         bus = boto3.client("events")
         bus.create_event_bus(Name="retail")
         bus.put_rule(
@@ -111,9 +113,6 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         bus.put_targets(
             Rule="night", EventBusName="retail", Targets=[{"Id": "queue", "Arn": events_arn}]
         )
-        sns = boto3.client("sns")
-        assert sns.create_topic(Name="important")["TopicArn"] == TOPIC_ARN
-        sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=alerts_arn)
         record = load_lambda_module("record_night", environment=ENVIRONMENT)
         built = World(record, events_url, alerts_url)
         record.clock = lambda: built.now[0]
@@ -284,10 +283,11 @@ def test_a_stage_not_done_by_its_deadline_raises_one_alert(world: World) -> None
         "alerted": True,
     }
     (alert,) = world.alerts()
-    attributes = {name: value["Value"] for name, value in alert["MessageAttributes"].items()}
-    assert attributes == {"tier": "important", "kind": "night_deadline", "region": "all"}
-    assert alert["Subject"] == "Symphony 2026-11-27: validation not done by its 03:00 deadline"
-    message = json.loads(alert["Message"])
+    request = AlertRequest.from_message(json.dumps(alert))
+    assert (request.tier, request.kind, request.region) == ("important", "night_deadline", "all")
+    assert request.request_id == "2026-11-27#deadline#validation", "a resend is sent once"
+    assert request.subject == "Symphony 2026-11-27: validation not done by its 03:00 deadline"
+    message = json.loads(request.body)
     assert message["stage"] == "validation"
     assert message["running_seconds"] == 50 * 60 + 30
     assert "it started at 02:10 and has run 50 min" in message["summary"]
@@ -303,7 +303,7 @@ def test_a_stage_that_never_started_is_alerted_as_such(world: World) -> None:
     result = world.run(business_date=DAY, deadline_stage="reports")
     assert result["outcome"] == "alerted"
     (alert,) = world.alerts()
-    assert "it has not started" in json.loads(alert["Message"])["summary"]
+    assert "it has not started" in json.loads(alert["body"])["summary"]
 
 
 def test_a_stage_done_in_time_or_a_check_before_the_deadline_raises_nothing(world: World) -> None:

@@ -1,6 +1,6 @@
 """reorder_inventory end to end on moto: SQS FIFO batches of InventoryUpdate in; the inventory
-table, purchase orders on the purchasing queue and the informational topic (observed through an
-SQS subscription), quarantine and partial batch failures out."""
+table, purchase orders on the purchasing queue and their notices on the alert dispatcher's queue,
+quarantine and partial batch failures out."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ ENVIRONMENT = {
     "INVENTORY_TABLE": "inventory",
     "REFERENCE_TABLE": "reference",
     "PURCHASING_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/purchasing",
-    "INFORMATIONAL_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:informational",
+    "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests",
     "QUARANTINE_BUCKET": "quarantine",
     "REORDER_SAFETY_FACTOR": "1.65",
     "POWERTOOLS_SERVICE_NAME": "reorder_inventory",
@@ -153,14 +153,9 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         )
         sqs = boto3.client("sqs")
         purchasing_url = sqs.create_queue(QueueName="purchasing")["QueueUrl"]
-        notices_url = sqs.create_queue(QueueName="informational-notices")["QueueUrl"]
-        notices_arn = sqs.get_queue_attributes(QueueUrl=notices_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns = boto3.client("sns")
-        topic_arn = sns.create_topic(Name="informational")["TopicArn"]
-        assert topic_arn == ENVIRONMENT["INFORMATIONAL_TOPIC_ARN"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=notices_arn)
+        # The alert dispatcher's queue: each order's notice is an AlertRequest there.
+        notices_url = sqs.create_queue(QueueName="alert-requests")["QueueUrl"]
+        assert notices_url == ENVIRONMENT["ALERT_QUEUE_URL"]
         _put_reference(_store(STORE, "Gauteng"))
         _put_reference(_store(OTHER_STORE, "Limpopo"))
         _put_reference(_product())
@@ -244,9 +239,10 @@ def test_falling_stock_raises_exactly_one_purchase_order(harness: Harness) -> No
     assert order["reason"].startswith("on hand 45 <= reorder point 50")
 
     (notice,) = harness.notices()
-    assert notice["Subject"].startswith("Purchase order PO-ZA-0047-SKU-000123-20261127T120000Z")
-    assert json.loads(notice["Message"])["po_id"] == order["po_id"]
-    attributes = {name: value["Value"] for name, value in notice["MessageAttributes"].items()}
+    assert notice["subject"].startswith("Purchase order PO-ZA-0047-SKU-000123-20261127T120000Z")
+    assert json.loads(notice["body"])["po_id"] == order["po_id"]
+    assert notice["request_id"] == f"purchase_order#{order['po_id']}", "a resend is sent once"
+    attributes = {name: notice[name] for name in ("tier", "store", "region", "kind")}
     assert attributes == {
         "tier": "informational",
         "store": STORE,

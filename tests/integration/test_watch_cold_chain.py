@@ -1,12 +1,12 @@
 """watch_cold_chain end to end on moto: the generator's day of fridge readings (with its warm
-fridge) in, as the IoT rule selects them; the excursions table, the alert topics (observed through
-SQS subscriptions), the maintenance FIFO queue and the compliance bucket out."""
+fridge) in, as the IoT rule selects them; the excursions table, the alert requests (on the alert
+dispatcher's queue), the maintenance FIFO queue and the compliance bucket out."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,8 +26,7 @@ REGION = "af-south-1"
 ENVIRONMENT = {
     "EXCURSIONS_TABLE": "cold_chain_excursions",
     "REFERENCE_TABLE": "reference",
-    "IMPORTANT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:important",
-    "CRITICAL_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:critical",
+    "ALERT_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/alert-requests",
     "MAINTENANCE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/maintenance.fifo",
     "COMPLIANCE_BUCKET": "compliance",
     "POWERTOOLS_SERVICE_NAME": "watch_cold_chain",
@@ -80,6 +79,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
 class Harness:
     handler: ModuleType
     inboxes: dict[str, str]
+    unread: list[dict[str, Any]] = field(default_factory=list)
 
     def send(self, event: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.handler.lambda_handler(event, FakeLambdaContext())
@@ -105,9 +105,13 @@ class Harness:
                     QueueUrl=self.inboxes[inbox], ReceiptHandle=message["ReceiptHandle"]
                 )
 
-    def alerts(self, inbox: str) -> list[dict[str, Any]]:
-        """SNS notifications (the envelope: Message, Subject, MessageAttributes)."""
-        return [json.loads(message["Body"]) for message in self.received(inbox)]
+    def alerts(self, tier: str) -> list[dict[str, Any]]:
+        """The AlertRequests of ``tier`` sent to the alert dispatcher's queue (consumed; those
+        of other tiers are kept for their call)."""
+        self.unread += [json.loads(message["Body"]) for message in self.received("alerts")]
+        mine = [request for request in self.unread if request["tier"] == tier]
+        self.unread = [request for request in self.unread if request["tier"] != tier]
+        return mine
 
     def table(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = (
@@ -135,16 +139,6 @@ def _table(name: str, partition: str, sort: str) -> None:
     )
 
 
-def _inbox(topic_arn: str, name: str) -> str:
-    sqs = boto3.client("sqs")
-    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
-    return url
-
-
 @pytest.fixture
 def harness(monkeypatch: pytest.MonkeyPatch, day: Day) -> Iterator[Harness]:
     for name, value in ENVIRONMENT.items():
@@ -155,9 +149,8 @@ def harness(monkeypatch: pytest.MonkeyPatch, day: Day) -> Iterator[Harness]:
         boto3.resource("dynamodb").Table("reference").put_item(
             Item={"kind": "store", "id": day.store.store_id, "record": day.store.model_dump_json()}
         )
-        sns = boto3.client("sns")
-        important = sns.create_topic(Name="important")["TopicArn"]
-        critical = sns.create_topic(Name="critical")["TopicArn"]
+        alerts = boto3.client("sqs").create_queue(QueueName="alert-requests")["QueueUrl"]
+        assert alerts == ENVIRONMENT["ALERT_QUEUE_URL"]
         maintenance = boto3.client("sqs").create_queue(
             QueueName="maintenance.fifo", Attributes={"FifoQueue": "true"}
         )["QueueUrl"]
@@ -165,18 +158,16 @@ def harness(monkeypatch: pytest.MonkeyPatch, day: Day) -> Iterator[Harness]:
             Bucket="compliance", CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         inboxes = {
-            "important": _inbox(important, "important-inbox"),
-            "critical": _inbox(critical, "critical-inbox"),
+            "alerts": alerts,
             "maintenance": maintenance,
         }
         handler = load_lambda_module("watch_cold_chain", environment=ENVIRONMENT)
         yield Harness(handler, inboxes)
 
 
-def _attributes(notification: dict[str, Any]) -> dict[str, str]:
-    return {
-        name: value["Value"] for name, value in notification.get("MessageAttributes", {}).items()
-    }
+def _attributes(request: dict[str, Any]) -> dict[str, str]:
+    """What the dispatcher publishes as message attributes, from an AlertRequest."""
+    return {name: request[name] for name in ("tier", "store", "region", "kind")}
 
 
 def _warm_excursion_id(day: Day) -> str:
@@ -202,7 +193,7 @@ def test_a_warming_fridge_alerts_the_store_once_escalates_once_and_leaves_one_re
         "region": day.store.region,
         "kind": "cold_chain",
     }
-    body = json.loads(important["Message"])
+    body = json.loads(important["body"])
     assert body["fridge_id"] == day.warm_fridge
     assert body["excursion_id"] == excursion_id
     assert body["at"] == "2026-11-27T11:30:00Z", "the second reading above confirms it"
@@ -214,7 +205,7 @@ def test_a_warming_fridge_alerts_the_store_once_escalates_once_and_leaves_one_re
         "region": day.store.region,
         "kind": "cold_chain",
     }
-    assert json.loads(critical["Message"])["reason"].startswith("still above 4 C after 30 min")
+    assert json.loads(critical["body"])["reason"].startswith("still above 4 C after 30 min")
 
     (ticket,) = harness.received("maintenance")
     assert ticket["Attributes"]["MessageGroupId"] == store
@@ -244,16 +235,16 @@ def test_a_warming_fridge_alerts_the_store_once_escalates_once_and_leaves_one_re
 def test_replaying_the_same_readings_changes_nothing(harness: Harness, day: Day) -> None:
     for event in day.readings:
         harness.send(event)
-    for inbox in ("important", "critical", "maintenance"):
-        assert len(harness.received(inbox)) == 1
+    assert len(harness.alerts("important")) == len(harness.alerts("critical")) == 1
+    assert len(harness.received("maintenance")) == 1
     table = harness.table()
     keys = harness.compliance_keys()
 
     outcomes = {harness.send(event)["outcome"] for event in day.readings}
 
     assert outcomes == {"ignored"}
-    for inbox in ("important", "critical", "maintenance"):
-        assert harness.received(inbox) == []
+    assert harness.alerts("important") == harness.alerts("critical") == []
+    assert harness.received("maintenance") == []
     assert harness.table() == table
     assert harness.compliance_keys() == keys
 
@@ -312,7 +303,7 @@ def test_an_alert_that_fails_is_sent_once_when_the_event_is_retried(
     harness: Harness, day: Day, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     adapters = harness.handler.adapters
-    publish = adapters.publish
+    publish = adapters.send_alert
     failures = [1]
 
     def flaky(*args: Any, **kwargs: Any) -> str:
@@ -322,7 +313,7 @@ def test_an_alert_that_fails_is_sent_once_when_the_event_is_retried(
         result: str = publish(*args, **kwargs)
         return result
 
-    monkeypatch.setattr(adapters, "publish", flaky)
+    monkeypatch.setattr(adapters, "send_alert", flaky)
     warm = [event for event in day.readings if event["fridge_id"] == day.warm_fridge]
     opening = next(
         index
@@ -374,7 +365,7 @@ def test_a_reading_that_loses_a_race_is_re_read_and_re_decided(
     assert result["actions"][:2] == ["OpenExcursion", "AlertStoreManager"]
     assert '"StateWriteConflicts"' in capsys.readouterr().out
     (alert,) = harness.alerts("important")
-    assert json.loads(alert["Message"])["started_at"] == "2026-11-27T11:00:00Z"
+    assert json.loads(alert["body"])["started_at"] == "2026-11-27T11:00:00Z"
 
 
 def test_a_store_missing_from_the_master_is_alerted_with_region_unknown(

@@ -181,8 +181,18 @@ def test_a_schedule_rule_does_not_fire_on_put_events(cloud: Cloud) -> None:
             },
             {"store": "ZA-0047", "kind": "Sale"},
         ),
+        (
+            {
+                "InputTransformer": {
+                    "InputPathsMap": {"store": "$.detail.store", "kind": "$.detail-type"},
+                    # a placeholder standing as a JSON value gets a string as a JSON string
+                    "InputTemplate": '{"store": <store>, "line": "<kind> at <store>"}',
+                }
+            },
+            {"store": "ZA-0047", "line": "Sale at ZA-0047"},
+        ),
     ],
-    ids=["Input", "InputPath", "InputTransformer"],
+    ids=["Input", "InputPath", "InputTransformer", "InputTransformerBareValue"],
 )
 def test_the_target_input_configuration_shapes_what_lambda_receives(
     cloud: Cloud, input_configuration: dict[str, Any], expected: dict[str, Any]

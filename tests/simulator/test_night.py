@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from simulator.stepfunctions import wait_for_execution
 from symphony.generator import GenerateOptions, generate
 from tests.infra.conftest import synthesize_environment
 
-NIGHT = date(2026, 11, 27)
+NIGHT = date(2026, 11, 26)  # a Thursday: the held alerts go out on Friday at 07:00
 STORES = 12
 LATE = "ZA-0011"
 BROKEN = "ZA-0003"
@@ -68,14 +68,20 @@ def _inbox(tier: str) -> str:
 
 
 def _messages(queue: str) -> list[str]:
+    """The alerts delivered since the last call (an escalation's pages, which a critical alert
+    also starts on the critical topic, left out)."""
     sqs = boto3.client("sqs")
     bodies = []
     while True:
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
         if not got:
             return bodies
         for message in got:
-            bodies.append(message["Body"])
+            kind = message.get("MessageAttributes", {}).get("kind", {}).get("StringValue")
+            if kind != "incident_page":
+                bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
@@ -125,7 +131,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
         out,
     )
     runner = FakeGlueRunner()
-    with LocalCloud(glue_runner=runner, start=datetime(2026, 11, 27, 19, 0, tzinfo=UTC)) as cloud:
+    with LocalCloud(glue_runner=runner, start=datetime(2026, 11, 26, 19, 0, tzinfo=UTC)) as cloud:
         cloud.deploy(assembly, "dev")
         reference = _physical(cloud, "Symphony-dev-Data", "ReferenceZone", "AWS::S3::Bucket")
         boto3.client("s3").put_object(
@@ -146,14 +152,15 @@ def test_a_night_with_a_missing_and_a_broken_store_is_preliminary_then_restated_
     _upload(cloud, night.out, everyone - {LATE, BROKEN})
     _upload(cloud, night.out, {BROKEN}, corrupt=True)
 
-    # 23:00 opens the night, 00:00 finds the late store missing: one grouped follow-up.
-    cloud.clock.advance_to(datetime(2026, 11, 27, 22, 5, tzinfo=UTC))
-    (follow_up,) = _messages(night.important)
-    assert LATE in follow_up
+    # 23:00 opens the night, 00:00 finds the late store missing: its follow-up goes to the
+    # dispatcher, which holds an important alert to business hours (07:00).
+    cloud.clock.advance_to(datetime(2026, 11, 26, 22, 5, tzinfo=UTC))
+    cloud.settle()
     assert _night_item(cloud)["status"] == "preliminary"
+    assert _messages(night.important) == []
 
     # 02:00 runs the night without it; the broken store is recorded with its problem.
-    cloud.clock.advance_to(datetime(2026, 11, 28, 0, 5, tzinfo=UTC))
+    cloud.clock.advance_to(datetime(2026, 11, 27, 0, 5, tzinfo=UTC))
     (run,) = _executions(cloud)
     assert run["status"] == "SUCCEEDED", run
     item = _night_item(cloud)
@@ -167,8 +174,6 @@ def test_a_night_with_a_missing_and_a_broken_store_is_preliminary_then_restated_
     assert validate.arguments["--business_date"] == NIGHT.isoformat()
     assert validate.arguments["--sales_input"].endswith(f"/raw/sales/date={NIGHT}/")
     assert night.runner.calls_of(_job(night, "CheckQuality"))
-    (announced,) = _messages(night.informational)
-    assert "preliminary" in announced
     # The night refreshed detect_fraud's baselines: a file in the reference zone, loaded.
     reference = _physical(cloud, "Symphony-dev-Data", "ReferenceZone", "AWS::S3::Bucket")
     boto3.client("s3").head_object(Bucket=reference, Key=f"fraud_baselines/night={NIGHT}.jsonl")
@@ -194,6 +199,15 @@ def test_a_night_with_a_missing_and_a_broken_store_is_preliminary_then_restated_
     collected = [json.loads(run["input"]).get("stores") for run in in_order]
     assert collected == [None, [LATE], [BROKEN]]
 
+    # 07:00: the dispatcher's flush sends what it held: one follow-up naming the late store,
+    # and the announcements of the preliminary night.
+    cloud.clock.advance_to(datetime(2026, 11, 27, 5, 2, tzinfo=UTC))
+    cloud.settle()
+    important = _messages(night.important)
+    (follow_up,) = [message for message in important if LATE in message]
+    assert "missing" in follow_up.lower()
+    assert any("preliminary" in message for message in _messages(night.informational))
+
 
 def test_a_glue_job_failing_after_its_retry_is_caught_and_alerted_naming_the_stage(
     night: Night,
@@ -216,10 +230,39 @@ def test_a_glue_job_failing_after_its_retry_is_caught_and_alerted_naming_the_sta
     night.runner.set_outcome(aggregate, "succeed")
     assert result["status"] == "FAILED"
     assert len(night.runner.calls_of(aggregate)) - before == 2  # the run and its one retry
-    (alert,) = _messages(night.critical)
-    assert "stage analytics failed" in alert
+    night.cloud.settle()  # the dispatcher takes the request: a critical alert goes at once
+    received = _messages(night.critical)
+    (alert,) = [m for m in received if "stage analytics failed" in m]
+    assert "Runbook: https://" in alert
     assert _night_item(night.cloud)["stages"]["analytics"]["outcome"] == "failed"
 
 
 def _job(night: Night, prefix: str) -> str:
     return _physical(night.cloud, "Symphony-dev-Analytics", f"{prefix}Job", "AWS::Glue::Job")
+
+
+def test_forty_missing_stores_reach_the_topic_as_one_message(night: Night, tmp_path: Path) -> None:
+    """check_submissions sends one request per missing store; the dispatcher's window makes them
+    one message (the night above left the clock in Friday's business hours)."""
+    cloud, day = night.cloud, date(2026, 11, 27)
+    generate(GenerateOptions(stores=40, business_date=day, transactions_per_store=1), tmp_path)
+    reference = _physical(cloud, "Symphony-dev-Data", "ReferenceZone", "AWS::S3::Bucket")
+    boto3.client("s3").put_object(
+        Bucket=reference,
+        Key="stores/forty.jsonl",
+        Body=(tmp_path / "reference" / "stores.jsonl").read_bytes(),
+    )
+    cloud.settle()
+    opened = cloud.invoke("open_collection", {"business_date": day.isoformat()})
+    assert opened.error_type is None, opened.payload
+    checked = cloud.invoke("check_submissions", {"business_date": day.isoformat()})
+    assert checked.error_type is None, checked.payload
+    assert len(checked.payload["missing"]) == 40
+    _messages(night.important)  # nothing else of the night in the way
+
+    cloud.settle()  # 40 requests into one window, due 5 minutes after the first
+    cloud.clock.advance_to(cloud.clock.now + timedelta(minutes=6))
+    cloud.settle()
+
+    (message,) = _messages(night.important)
+    assert all(f"ZA-{n:04d}" in message for n in range(1, 41))

@@ -45,7 +45,8 @@ def _physical(cloud: LocalCloud, stack: str, prefix: str, resource_type: str) ->
 def test_every_resource_of_the_app_is_created_or_accounted_for(cloud: LocalCloud) -> None:
     report = cloud.deployed[0].report
     assert report.unsupported == {}
-    assert report.created["AWS::DynamoDB::GlobalTable"] == 8
+    # the data tables (8), the alert dispatcher's state and the incidents
+    assert report.created["AWS::DynamoDB::GlobalTable"] == 10
     assert report.simulated["AWS::KinesisFirehose::DeliveryStream"] == 1
 
 

@@ -46,7 +46,7 @@ def test_only_stores_still_expected_are_marked_and_those_announced_missing_are_l
     ]
 
 
-def test_missing_stores_make_the_night_preliminary_with_one_follow_up_in_its_outbox() -> None:
+def test_missing_stores_make_the_night_preliminary_with_a_follow_up_per_store() -> None:
     comparison = logic.compare(MANIFEST, {"ZA-0001", "ZA-0004"})
     current = Night(DAY, expected=4, expected_stores=MANIFEST.store_ids, version=3)
 
@@ -59,23 +59,23 @@ def test_missing_stores_make_the_night_preliminary_with_one_follow_up_in_its_out
         4,
     )
     assert checked.notified_missing == ("ZA-0002", "ZA-0003")
-    ((entry_id, alert),) = checked.outbox.items()
-    assert entry_id == logic.alert_id(["ZA-0003", "ZA-0002"])
+    assert list(checked.outbox) == [logic.entry_id("ZA-0002"), logic.entry_id("ZA-0003")]
+    alert = checked.outbox[logic.entry_id("ZA-0003")]
     assert isinstance(alert, Alert)
     assert alert.attributes == {
         "tier": "important",
-        "kind": "missing_submissions",
-        "region": "all",
+        "kind": "missing_submission",
+        "region": "Gauteng",
+        "store": "ZA-0003",
     }
+    assert alert.subject == "ZA-0003 (Gauteng) sent no sales for 2026-11-27"
     message = json.loads(alert.message)
-    assert message["missing_by_region"] == {"Gauteng": ["ZA-0003"], "Limpopo": ["ZA-0002"]}
-    assert message["summary"].splitlines() == [
-        "2 of 4 stores have not submitted their sales for 2026-11-27 (no completion marker "
-        "in landing).",
-        "Gauteng (1): ZA-0003",
-        "Limpopo (1): ZA-0002",
-    ]
-    assert logic.pending_alerts(checked) == {entry_id: alert}
+    assert (message["missing"], message["expected"]) == (2, 4)
+    assert logic.pending_alerts(checked) == dict(checked.outbox)
+    assert logic.group_key(DAY) == "missing_submission#2026-11-27"
+    assert (
+        logic.request_id(DAY, logic.entry_id("ZA-0003")) == "missing_submission#2026-11-27#ZA-0003"
+    )
 
 
 def test_the_same_or_a_smaller_missing_set_again_announces_nothing() -> None:
@@ -93,16 +93,15 @@ def test_the_same_or_a_smaller_missing_set_again_announces_nothing() -> None:
     assert smaller.notified_missing == ("ZA-0002", "ZA-0003")
 
 
-def test_a_newly_missing_store_announces_the_whole_set_again() -> None:
+def test_a_newly_missing_store_is_announced_alone() -> None:
     before = Night(DAY, status="preliminary", missing=("ZA-0002",), notified_missing=("ZA-0002",))
     comparison = logic.compare(MANIFEST, {"ZA-0001", "ZA-0004"})
     checked = logic.checked_night(before, MANIFEST, comparison, NOW)
     assert checked is not None
-    (alert,) = checked.outbox.values()
+    ((entry_id, alert),) = checked.outbox.items()
+    assert entry_id == logic.entry_id("ZA-0003")
     assert isinstance(alert, Alert)
-    message = json.loads(alert.message)
-    assert message["newly_missing"] == ["ZA-0003"]
-    assert message["missing"] == 2
+    assert json.loads(alert.message)["missing"] == 2
 
 
 def test_nothing_missing_keeps_the_night_collecting_and_a_final_night_is_left_alone() -> None:
@@ -117,18 +116,18 @@ def test_nothing_missing_keeps_the_night_collecting_and_a_final_night_is_left_al
 
 def test_only_this_functions_outbox_entries_are_its_to_send() -> None:
     alert = Alert("s", "m", {})
-    night = Night(DAY, outbox={"missing_submissions#ab": alert, "deadline#validation": alert})
-    assert list(logic.pending_alerts(night)) == ["missing_submissions#ab"]
+    night = Night(DAY, outbox={"missing_submission#ZA-0001": alert, "deadline#validation": alert})
+    assert list(logic.pending_alerts(night)) == ["missing_submission#ZA-0001"]
     assert logic.pending_alerts(None) == {}
 
 
-def test_the_subject_fits_sns() -> None:
+def test_the_subjects_fit_an_alert_request() -> None:
     big = ExpectedManifest(
-        DAY, tuple(ExpectedStore(f"ZA-{n:04d}", "Gauteng") for n in range(1, 2901))
+        DAY, tuple(ExpectedStore(f"ZA-{n:04d}", "Gauteng " * 20) for n in range(1, 51))
     )
-    alert = logic.missing_alert(logic.compare(big, []), big.regions(), big.store_ids)
-    assert len(alert.subject) <= 100
-    assert "2900 of 2900" in alert.subject
+    alerts = logic.missing_alerts(logic.compare(big, []), big.regions(), big.store_ids)
+    assert len(alerts) == 50
+    assert all(len(alert.subject) <= 100 for alert in alerts.values())
 
 
 def test_settings_refuse_a_batch_size_out_of_range_naming_it() -> None:
@@ -136,14 +135,14 @@ def test_settings_refuse_a_batch_size_out_of_range_naming_it() -> None:
         "SUBMISSIONS_TABLE": "submissions",
         "LANDING_BUCKET": "landing",
         "RAW_BUCKET": "raw-zone",
-        "IMPORTANT_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:important",
+        "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests",
         "STORES_TIME_ZONE": "Africa/Johannesburg",
     }
     assert models.load_settings(environment).batch_size == 50
     with pytest.raises(models.InvalidSettings, match="BATCH_SIZE='0'"):
         models.load_settings(environment | {"BATCH_SIZE": "0"})
-    with pytest.raises(models.InvalidSettings, match="IMPORTANT_TOPIC_ARN='important'"):
-        models.load_settings(environment | {"IMPORTANT_TOPIC_ARN": "important"})
+    with pytest.raises(models.InvalidSettings, match="ALERT_QUEUE_URL='important'"):
+        models.load_settings(environment | {"ALERT_QUEUE_URL": "important"})
 
 
 def test_a_redrive_collects_only_the_stores_it_names_that_submitted() -> None:

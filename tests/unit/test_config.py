@@ -256,3 +256,57 @@ def test_cold_chain_telemetry_region_must_look_like_a_region() -> None:
 def test_telemetry_needs_the_home_region_to_forward_to() -> None:
     with pytest.raises(ConfigError, match=r"region is required: cold_chain\.telemetry_region"):
         _parse_dev_with(lambda raw: raw.pop("region"))
+
+
+def test_alerting_hygiene_defaults_to_business_hours_three_sms_and_five_minutes() -> None:
+    def defaults(raw: dict) -> None:
+        for key in ("business_hours", "sms_per_hour", "group_window_minutes"):
+            raw["alerting"].pop(key)
+
+    alerting = _parse_dev_with(defaults).alerting
+    assert (alerting.business_hours.opens.hour, alerting.business_hours.closes.hour) == (7, 18)
+    assert alerting.business_hours.days == ("MON", "TUE", "WED", "THU", "FRI")
+    assert (alerting.sms_per_hour, alerting.group_window_minutes) == (3, 5)
+
+
+def test_runbook_base_url_must_be_https() -> None:
+    with pytest.raises(ConfigError, match=r"alerting\.runbook_base_url = 'http://ops"):
+        _parse_dev_with(_set("alerting", "runbook_base_url", "http://ops.example.com"))
+
+
+def test_digest_sender_must_be_an_email() -> None:
+    with pytest.raises(ConfigError, match=r"alerting\.digest_sender = 'alerts' is not allowed"):
+        _parse_dev_with(_set("alerting", "digest_sender", "alerts"))
+
+
+def test_business_hours_must_open_before_they_close_on_known_days() -> None:
+    def evening(raw: dict) -> None:
+        raw["alerting"]["business_hours"] |= {"opens": "18:00", "closes": "07:00"}
+
+    with pytest.raises(ConfigError, match=r"opens 18:00 must come before closes 07:00"):
+        _parse_dev_with(evening)
+    with pytest.raises(ConfigError, match=r"unknown days \['FUN'\]"):
+        _parse_dev_with(
+            lambda raw: raw["alerting"]["business_hours"].__setitem__("days", ["MON", "FUN"])
+        )
+
+
+def test_escalation_levels_follow_the_on_call_in_order_each_reachable() -> None:
+    prod = load_environment("prod").alerting.escalation
+    assert [level.name for level in prod] == ["Data platform lead", "Head of store operations"]
+
+    def unreachable(raw: dict) -> None:
+        raw["alerting"]["escalation"][0]["subscribers"][0].pop("email")
+
+    with pytest.raises(ConfigError, match=r"expected an email, an sms number or both"):
+        _parse_dev_with(unreachable)
+
+
+def test_every_runbook_an_alert_links_exists() -> None:
+    from symphony.alerts import GENERAL_RUNBOOK, RUNBOOKS
+
+    root = ENVIRONMENTS_DIR.parents[1]
+    for path in (*RUNBOOKS.values(), GENERAL_RUNBOOK):
+        text = (root / path).read_text(encoding="utf-8")
+        assert "**First checks**" in text, path
+        assert "**Who to call.**" in text, path

@@ -18,7 +18,7 @@ ENVIRONMENT = {
     "FRAUD_ALERTS_TABLE": "fraud_alerts",
     "FRAUD_BASELINES_TABLE": "fraud_baselines",
     "REFERENCE_TABLE": "reference",
-    "ALERT_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:critical",
+    "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests",
     "QUARANTINE_BUCKET": "quarantine",
     "FRAUD_SCORE_ALERT": "0.8",
     "POWERTOOLS_SERVICE_NAME": "detect_fraud",
@@ -50,8 +50,8 @@ class Fakes:
         self._maybe_fail(item["transaction_id"])
         return item["transaction_id"] not in self.alerts
 
-    def publish_alert(self, topic: str, subject: str, message: str, attributes: Any) -> str:
-        transaction_id = json.loads(message)["transaction_id"]
+    def send_alert(self, queue_url: str, request: Any) -> str:
+        transaction_id = json.loads(request.body)["transaction_id"]
         self.alerts.add(transaction_id)
         return "id"
 
@@ -162,7 +162,7 @@ def test_every_record_is_processed_quarantined_or_retried(
         name: getattr(handler.adapters, name)
         for name in (
             "put_alert_once",
-            "publish_alert",
+            "send_alert",
             "mark_notified",
             "quarantine",
             "load_reference_records",
@@ -170,7 +170,7 @@ def test_every_record_is_processed_quarantined_or_retried(
         )
     }
     handler.adapters.put_alert_once = fakes.put_alert_once
-    handler.adapters.publish_alert = fakes.publish_alert
+    handler.adapters.send_alert = fakes.send_alert
     handler.adapters.mark_notified = lambda *args: None
     handler.adapters.quarantine = fakes.quarantine
     handler.adapters.load_reference_records = lambda table, kind: (

@@ -229,7 +229,7 @@ def test_no_alert_for_a_stage_that_ended_or_before_its_deadline() -> None:
 def test_settings_need_every_deadline() -> None:
     environment = {
         "SUBMISSIONS_TABLE": "submissions",
-        "IMPORTANT_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:important",
+        "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests",
         "EVENT_BUS_NAME": "retail",
         "STORES_TIME_ZONE": "Africa/Johannesburg",
         "VALIDATION_DEADLINE": "03:00",

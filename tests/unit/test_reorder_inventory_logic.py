@@ -419,7 +419,7 @@ ENVIRONMENT = {
     "INVENTORY_TABLE": "inventory",
     "REFERENCE_TABLE": "reference",
     "PURCHASING_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/purchasing",
-    "INFORMATIONAL_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:informational",
+    "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests",
     "QUARANTINE_BUCKET": "quarantine",
     "REORDER_SAFETY_FACTOR": "1.65",
 }

@@ -20,7 +20,7 @@ ENVIRONMENT = {
     "INVENTORY_TABLE": "inventory",
     "REFERENCE_TABLE": "reference",
     "PURCHASING_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/purchasing",
-    "INFORMATIONAL_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:informational",
+    "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests",
     "QUARANTINE_BUCKET": "quarantine",
     "REORDER_SAFETY_FACTOR": "1.65",
     "POWERTOOLS_SERVICE_NAME": "reorder_inventory",
@@ -125,7 +125,7 @@ class FakeAws:
         self._call()
         self.sent.append(json.loads(body)["po_id"])
 
-    def notify(self, *arguments: Any) -> None:
+    def send_alert(self, *arguments: Any) -> None:
         self._call()
 
     def quarantine(self, bucket: str, key: str, body: Any) -> None:
@@ -144,7 +144,7 @@ def _install(fake: FakeAws) -> None:
         "read_purchase_order",
         "mark_sent",
         "send_purchase_order",
-        "notify",
+        "send_alert",
         "quarantine",
     ):
         setattr(adapters, name, getattr(fake, name))

@@ -27,8 +27,7 @@ ZONE = ZoneInfo("Africa/Johannesburg")
 ENVIRONMENT = {
     "EXCURSIONS_TABLE": "cold_chain_excursions",
     "REFERENCE_TABLE": "reference",
-    "IMPORTANT_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:important",
-    "CRITICAL_TOPIC_ARN": "arn:aws:sns:af-south-1:123456789012:critical",
+    "ALERT_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/alert-requests",
     "MAINTENANCE_QUEUE_URL": "https://sqs.af-south-1.amazonaws.com/123456789012/maintenance.fifo",
     "COMPLIANCE_BUCKET": "compliance",
 }

@@ -1,0 +1,706 @@
+"""``python -m simulator night``: a whole night of the chain in the local cloud, with fault drills.
+
+The synthesized app is deployed into :class:`simulator.cloud.LocalCloud`; the generator writes the
+business day; then the simulated clock walks from 22:00 to 07:30 in the stores' time zone in
+steps of :data:`STEP_MINUTES`. At each step:
+
+- stores upload their sales files and markers when the generator's marker says they were made
+  (the late store after the cutoff; the missing store never), to the landing zone;
+- a slice of the day's POS transactions goes onto the Kinesis stream (every transaction, or a
+  stated sample), delivered to detect_fraud by the event source mapping and archived by Firehose;
+- fridges report through IoT Core in the telemetry region, competitor prices go onto the retail
+  bus (match_price), stock counts onto the inventory FIFO queue (reorder_inventory) — stated
+  samples, since each is a Lambda invocation per message or per ten;
+- the clock advances, so the app's own EventBridge Scheduler schedules fire (23:00 opening,
+  00:00 cutoff, 02:00 nightly_sales, the deadlines, 06:00 prices and the dead-man check, 07:00
+  dashboards) and the state machines and Glue jobs run; executions are awaited at each step.
+
+Drills (``--inject``) arm faults through :mod:`simulator.faults` before the moment they matter.
+At the end :mod:`simulator.accounting` counts where every record went from the cloud's own state
+and :mod:`simulator.report` prints the summary and writes the report folder. The night fails
+(exit 1) when the accounting does not close or a drill did not get its documented reaction.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import boto3
+
+from simulator.accounting import Tally
+from simulator.cloud import LocalCloud
+from simulator.faults import FaultInjectingGlueRunner, FaultRegistry, SupplierStandIn
+from simulator.glue import FakeGlueRunner, GlueRunner, LocalSparkRunner
+from stacks.config import load_environment
+from symphony.contracts import pos_partition_key
+from symphony.generator import ANOMALIES, GenerateOptions, generate
+
+DRILLS: Final = (
+    "never_submits",
+    "late_store",
+    "glue_fails_once",
+    "glue_fails",
+    "poison_records",
+    "throttled_table",
+    "handler_timeout",
+    "duplicate_batch",
+    "supplier_down",
+)
+"""Every drill ``--inject`` knows, in the order they happen in the night."""
+DRILL_DESCRIPTIONS: Final = {
+    "never_submits": "a store never submits its files",
+    "late_store": "a store submits after the night's run has started (03:30)",
+    "glue_fails_once": "validate_sales fails once at 02:00",
+    "glue_fails": "aggregate_sales fails for good in the 02:00 run",
+    "poison_records": "unreadable records on the POS stream",
+    "throttled_table": "the inventory table throttles writes",
+    "handler_timeout": "detect_fraud times out on two batches",
+    "duplicate_batch": "a whole batch of POS records delivered twice",
+    "supplier_down": "the supplier cost API refuses every connection",
+}
+SCHEDULED_FUNCTIONS: Final = (
+    "open_collection",
+    "check_submissions",
+    "distribute_prices",
+    "refresh_dashboards",
+    "check_night_done",
+    "restate_night",
+    "record_night",
+)
+"""Functions whose scheduled (or restating) invocations the timeline shows as moments."""
+STEP_MINUTES: Final = 15
+NIGHT_STARTS: Final = (22, 0)
+NIGHT_ENDS: Final = (7, 30)
+LATE_UPLOAD_AT: Final = (3, 30)
+POISON_RECORDS: Final = 7
+TIMED_OUT_INVOCATIONS: Final = 2
+THROTTLED_REQUESTS: Final = 14
+"""More than botocore's 10 attempts for DynamoDB: one write fails back to the handler."""
+SUPPLIER_DOWN_EVENTS: Final = 8
+POS_BATCH: Final = 500
+
+
+class NightError(ValueError):
+    """A bad ``night`` argument; the message names it, the value and what is allowed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NightOptions:
+    business_date: date = date(2026, 11, 27)
+    stores: int = 2900
+    seed: int = 0
+    drills: tuple[str, ...] = ()
+    environment: str = "dev"
+    glue: str = "fast"
+    transactions_per_store: int = 200
+    pos_sample: float = 1.0
+    """Fraction of the day's POS transactions streamed (1.0: every one)."""
+    fridge_stores: int = 10
+    """Stores whose fridges report (the warm fridge's store always does)."""
+    inventory_stores: int = 20
+    """Stores whose stock counts are sent (a FIFO batch is at most 10 messages)."""
+    price_changes: int = 120
+    """Competitor price changes put on the retail bus."""
+
+    def __post_init__(self) -> None:
+        unknown = [drill for drill in self.drills if drill not in DRILLS]
+        if unknown:
+            raise NightError(
+                f"--inject {','.join(unknown)} is not allowed: expected all or any of "
+                f"{', '.join(DRILLS)}"
+            )
+        if self.glue not in ("fast", "spark"):
+            raise NightError(f"--glue {self.glue!r} is not allowed: expected fast or spark")
+        if not 0.0 < self.pos_sample <= 1.0:
+            raise NightError(
+                f"--pos-sample {self.pos_sample} is not allowed: expected a fraction above 0, at "
+                "most 1"
+            )
+        for name in ("fridge_stores", "inventory_stores", "price_changes"):
+            if getattr(self, name) < 0:
+                raise NightError(f"--{name.replace('_', '-')} must be 0 or more")
+
+
+def parse_drills(values: list[str]) -> tuple[str, ...]:
+    """``--inject`` values (repeated and/or comma-separated, ``all``) in night order."""
+    names = {name.strip() for value in values for name in value.split(",") if name.strip()}
+    if "all" in names:
+        return DRILLS
+    unknown = sorted(names - set(DRILLS))
+    if unknown:
+        raise NightError(
+            f"--inject {','.join(unknown)} is not allowed: expected all or any of "
+            f"{', '.join(DRILLS)}"
+        )
+    return tuple(drill for drill in DRILLS if drill in names)
+
+
+Progress = Callable[[str, datetime, int, int], None]
+"""Called with (stage, simulated local time, stores submitted, stores expected)."""
+
+
+@dataclass
+class Resources:
+    """Physical names of what the night touches, looked up in the deployed stacks."""
+
+    cloud: LocalCloud
+    environment: str
+
+    def find(self, stack: str, prefix: str, resource_type: str) -> str:
+        name = f"Symphony-{self.environment}-{stack}"
+        for deployer in self.cloud.deployed:
+            for deployed in deployer.stacks.values():
+                if deployed.name != name:
+                    continue
+                found = [
+                    resource.ref
+                    for logical, resource in deployed.context.resources.items()
+                    if logical.startswith(prefix) and resource.resource_type == resource_type
+                ]
+                if len(found) == 1:
+                    return str(found[0])
+        raise LookupError(f"no single {resource_type} {prefix}* in {name}")
+
+    def bucket(self, zone: str) -> str:
+        return self.find("Data", f"{zone}Zone", "AWS::S3::Bucket")
+
+    def table(self, prefix: str) -> str:
+        return self.find("Data", prefix, "AWS::DynamoDB::Table")
+
+    def queue_url(self, stack: str, prefix: str) -> str:
+        return self.find(stack, prefix, "AWS::SQS::Queue")
+
+    def job(self, prefix: str) -> str:
+        return self.find("Analytics", f"{prefix}Job", "AWS::Glue::Job")
+
+
+@dataclass
+class Observed:
+    """What the night saw happen, by simulated time: the report's raw material."""
+
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    """Every state machine execution: name, machine, input, status, simulated start/end, real
+    start/end (the run's duration on this machine), error."""
+    moments: list[dict[str, Any]] = field(default_factory=list)
+    """Scheduled handler invocations: function, simulated time, ok."""
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    """What reached the alert topics: tier, region, simulated time, subject/first line."""
+    uploads: dict[str, str] = field(default_factory=dict)
+    """store -> simulated local time of its marker's upload."""
+    fed: dict[str, int] = field(default_factory=dict)
+    """Records the simulator put in, per feed (stated; the accounting counts from the cloud)."""
+    drills: dict[str, dict[str, Any]] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+
+def local_walk(business_date: date, zone: Any) -> Iterator[datetime]:
+    """The night's steps, in the stores' zone: 22:00 on the business date to 07:30 next day."""
+    moment = datetime(business_date.year, business_date.month, business_date.day, *NIGHT_STARTS)
+    moment = moment.replace(tzinfo=zone)
+    end = datetime.combine(business_date + timedelta(days=1), datetime.min.time(), zone).replace(
+        hour=NIGHT_ENDS[0], minute=NIGHT_ENDS[1]
+    )
+    while moment <= end:
+        yield moment
+        moment += timedelta(minutes=STEP_MINUTES)
+
+
+def _chunks(items: list[Any], parts: int) -> list[list[Any]]:
+    size = max(1, -(-len(items) // max(1, parts)))
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+class Night:
+    """One night: deploy, generate, walk the clock, observe. ``run()`` returns the summary."""
+
+    def __init__(
+        self, options: NightOptions, assembly: Path, work: Path, progress: Progress | None = None
+    ) -> None:
+        self.options = options
+        self.assembly = assembly
+        self.work = work
+        self.progress = progress
+        self.config = load_environment(options.environment)
+        self.zone = self.config.stores.zone
+        self.faults = FaultRegistry()
+        self.observed = Observed()
+        self._seen_invocations: set[str] = set()
+        self.tally = Tally()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._execution_index: dict[str, dict[str, Any]] = {}
+
+    # -- setting up --------------------------------------------------------------------------
+
+    def _runner(self) -> GlueRunner:
+        inner: GlueRunner = (
+            FakeGlueRunner()
+            if self.options.glue == "fast"
+            else LocalSparkRunner(self.work / "glue")
+        )
+        self.glue = FaultInjectingGlueRunner(inner, self.faults)
+        return self.glue
+
+    def _generate(self) -> Path:
+        out = self.work / "day"
+        anomalies = tuple(
+            name
+            for name in ANOMALIES
+            if name != "missing_store" or "never_submits" in self.options.drills
+        )
+        written = generate(
+            GenerateOptions(
+                stores=self.options.stores,
+                business_date=self.options.business_date,
+                seed=self.options.seed,
+                transactions_per_store=self.options.transactions_per_store,
+                anomalies=anomalies,
+            ),
+            out,
+        )
+        self.day_summary = written.summary
+        self.labels = json.loads((out / "labels.json").read_bytes())
+        return out
+
+    def run(self) -> dict[str, Any]:
+        from simulator.accounting import account
+        from simulator.report import build_summary
+
+        started = time.monotonic()
+        self._stage("generating the day", None)
+        self.day = self._generate()
+        walk = list(local_walk(self.options.business_date, self.zone))
+        self.walk_starts, self.walk_ends = walk[0], walk[-1]
+        start = walk[0].astimezone(UTC) - timedelta(minutes=30)
+        with LocalCloud(glue_runner=self._runner(), start=start, work_dir=self.work) as cloud:
+            self.cloud = cloud
+            self._stage("deploying the app", None)
+            cloud.deploy(self.assembly, self.options.environment)
+            self.resources = Resources(cloud, self.options.environment)
+            supplier = SupplierStandIn.from_products(
+                self.config.pricing.supplier_api_url,
+                self.day / "reference" / "products.jsonl",
+                self.faults,
+            )
+            with self.faults.installed(cloud.runtime), supplier.installed():
+                self.supplier = supplier
+                self._inboxes = self._subscribe_inboxes()
+                self._seed_reference()
+                self._plan_feeds()
+                for moment in walk:
+                    self._step(moment)
+                self._finish_drills()
+                self.accounting = account(self)
+            self.observed.wall_seconds = time.monotonic() - started
+            return build_summary(self)
+
+    def _client(self, service: str, region_name: str | None = None) -> Any:
+        """One boto3 client per service and region for the night (making one costs ~10 ms)."""
+        key = (service, region_name or self.cloud.region)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(service, region_name=key[1])
+        return self._clients[key]
+
+    def _stage(self, stage: str, moment: datetime | None) -> None:
+        self.current_stage = stage
+        if self.progress is not None:
+            submitted = len(self.observed.uploads)
+            expected = int(getattr(self, "day_summary", {}).get("stores_trading", 0))
+            self.progress(stage, moment or datetime.now(self.zone), submitted, expected)
+
+    def _subscribe_inboxes(self) -> dict[tuple[str, str], str]:
+        """An SQS inbox on every alert topic of both regions (what a subscriber would get)."""
+        inboxes: dict[tuple[str, str], str] = {}
+        for region in sorted(
+            {self.config.region or "af-south-1", self.config.cold_chain.telemetry_region}
+        ):
+            sns = self._client("sns", region_name=region)
+            sqs = self._client("sqs", region_name=region)
+            for topic in sns.list_topics()["Topics"]:
+                arn = topic["TopicArn"]
+                tier = next(
+                    (
+                        t
+                        for t in ("critical", "important", "informational")
+                        if f"{t.capitalize()}Topic" in arn
+                    ),
+                    None,
+                )
+                if tier is None or "Alert" not in arn:
+                    continue
+                queue = sqs.create_queue(QueueName=f"night-inbox-{tier}-{len(inboxes)}")["QueueUrl"]
+                queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+                sns.subscribe(
+                    TopicArn=arn,
+                    Protocol="sqs",
+                    Endpoint=queue_arn["Attributes"]["QueueArn"],
+                    Attributes={"RawMessageDelivery": "true"},
+                )
+                inboxes[(region, tier)] = queue
+        return inboxes
+
+    def _seed_reference(self) -> None:
+        s3 = self._client("s3")
+        bucket = self.resources.bucket("Reference")
+        for master in ("stores", "products", "fraud_baselines", "demand"):
+            s3.put_object(
+                Bucket=bucket,
+                Key=f"{master}/{self.options.business_date}.jsonl",
+                Body=(self.day / "reference" / f"{master}.jsonl").read_bytes(),
+            )
+        self.cloud.settle()
+
+    # -- the feeds ---------------------------------------------------------------------------
+
+    def _plan_feeds(self) -> None:
+        """Cut every feed into the slices the walk's steps send."""
+        options = self.options
+        steps = len(list(local_walk(options.business_date, self.zone)))
+        feeding_steps = steps - 8  # the last two hours carry no new events
+        lines = (self.day / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
+        if options.pos_sample < 1.0:
+            keep = max(1, round(1 / options.pos_sample))
+            lines = lines[::keep]
+        self.pos_slices = _chunks(lines, feeding_steps)
+        self.observed.fed["pos_transactions"] = len(lines)
+        self.pos_total = int(self.day_summary["pos_transactions_in_stream"])
+
+        warm = next((a for a in self.labels["anomalies"] if a["anomaly"] == "warm_fridge"), None)
+        self.warm_fridge = warm["evidence"]["fridge_id"] if warm else None
+        trading = [
+            json.loads(line)["store_id"]
+            for line in (self.day / "reference" / "stores.jsonl").read_bytes().splitlines()
+        ]
+        fridge_stores = set(trading[: options.fridge_stores])
+        if self.warm_fridge:
+            fridge_stores.add(self.warm_fridge.rsplit("-F", 1)[0])
+        readings = [
+            line
+            for line in (self.day / "stream" / "fridge_readings.jsonl").read_bytes().splitlines()
+            if json.loads(line)["store_id"] in fridge_stores
+        ]
+        self.fridge_slices = _chunks(readings, feeding_steps)
+        self.observed.fed["fridge_readings"] = len(readings)
+        self.fridge_stores = sorted(fridge_stores)
+
+        prices = (self.day / "stream" / "competitor_prices.jsonl").read_bytes().splitlines()
+        prices = prices[: options.price_changes]
+        self.price_slices = _chunks(prices, feeding_steps)
+        self.observed.fed["competitor_prices"] = len(prices)
+
+        inventory_stores = set(trading[: options.inventory_stores])
+        updates = [
+            line
+            for line in (self.day / "stream" / "inventory_updates.jsonl").read_bytes().splitlines()
+            if json.loads(line)["store_id"] in inventory_stores
+        ]
+        self.inventory_slices = _chunks(updates, feeding_steps)
+        self.observed.fed["inventory_updates"] = len(updates)
+        self.inventory_stores = sorted(inventory_stores)
+
+        self.markers: dict[str, datetime] = {}
+        folder = self.day / "landing" / "sales" / f"date={self.options.business_date}"
+        for store_folder in sorted(folder.iterdir()):
+            marker = json.loads((store_folder / "_manifest.json").read_bytes())
+            self.markers[marker["store_id"]] = datetime.fromisoformat(marker["created_at"])
+        late = self.day_summary["stores_late"]
+        self.late_store = late[0]["store_id"] if late else None
+        if "late_store" in options.drills and self.late_store:
+            when = self.markers[self.late_store]
+            self.markers[self.late_store] = datetime.combine(
+                when.date(), datetime.min.time(), self.zone
+            ).replace(hour=LATE_UPLOAD_AT[0], minute=LATE_UPLOAD_AT[1])
+        self.missing_store = (self.day_summary["stores_missing"] or [None])[0]
+        self.cutoff = datetime.combine(
+            self.options.business_date + timedelta(days=1), datetime.min.time(), self.zone
+        )
+
+    def _upload_due(self, moment: datetime) -> None:
+        s3 = self._client("s3")
+        landing = self.resources.bucket("Landing")
+        for store, created in sorted(self.markers.items()):
+            if store in self.observed.uploads or created > moment:
+                continue
+            folder = (
+                self.day
+                / "landing"
+                / "sales"
+                / f"date={self.options.business_date}"
+                / f"store={store}"
+            )
+            for path in sorted(folder.iterdir(), key=lambda p: p.name == "_manifest.json"):
+                s3.put_object(
+                    Bucket=landing, Key=str(path.relative_to(self.day)), Body=path.read_bytes()
+                )
+            # made at the marker's moment (the step only batches the uploads)
+            self.observed.uploads[store] = min(created, moment).isoformat(timespec="minutes")
+
+    def _put_pos(self, lines: list[bytes]) -> None:
+        kinesis = self._client("kinesis")
+        stream = self.resources.find("Data", "PosTransactionsStream", "AWS::Kinesis::Stream")
+        for start in range(0, len(lines), POS_BATCH):
+            chunk = lines[start : start + POS_BATCH]
+            records = []
+            for line in chunk:
+                try:
+                    key = pos_partition_key(json.loads(line))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    key = "poison"
+                records.append({"Data": line, "PartitionKey": key})
+            kinesis.put_records(StreamName=stream, Records=records)
+
+    def _publish_fridges(self, lines: list[bytes]) -> None:
+        iot = self._client("iot-data", region_name=self.config.cold_chain.telemetry_region)
+        for line in lines:
+            reading = json.loads(line)
+            iot.publish(
+                topic=f"stores/{reading['store_id']}/fridges/{reading['fridge_id']}/temperature",
+                qos=1,
+                payload=line,
+            )
+
+    def _put_prices(self, lines: list[bytes]) -> None:
+        events = self._client("events")
+        bus = self.resources.find("Data", "RetailEvents", "AWS::Events::EventBus")
+        for start in range(0, len(lines), 10):
+            events.put_events(
+                Entries=[
+                    {
+                        "Source": "symphony.pricing",
+                        "DetailType": "CompetitorPriceChanged",
+                        "Detail": line.decode(),
+                        "EventBusName": bus,
+                    }
+                    for line in lines[start : start + 10]
+                ]
+            )
+
+    def _send_inventory(self, lines: list[bytes]) -> None:
+        sqs = self._client("sqs")
+        queue = self.resources.queue_url("Realtime", "InventoryUpdatesQueue")
+        for start in range(0, len(lines), 10):
+            entries = []
+            for index, line in enumerate(lines[start : start + 10]):
+                update = json.loads(line)
+                entries.append(
+                    {
+                        "Id": str(index),
+                        "MessageBody": line.decode(),
+                        "MessageGroupId": update["store_id"],
+                        "MessageDeduplicationId": ":".join(
+                            (update["store_id"], update["sku"], update["recorded_at"])
+                        ),
+                    }
+                )
+            sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+
+    # -- the walk ----------------------------------------------------------------------------
+
+    def _step(self, moment: datetime) -> None:
+        index = int(
+            (moment - next(local_walk(self.options.business_date, self.zone))).total_seconds()
+            // (STEP_MINUTES * 60)
+        )
+        self._arm_drills(moment)
+        self._stage(self._stage_name(moment), moment)
+        # The clock first goes to just before the step, so what the stores and tills send now
+        # happens on it (a restatement started by an upload at 03:30 says 03:29:59, not the
+        # previous step), and a schedule at the step's own time (00:00) sees those uploads.
+        self.cloud.clock.advance_to(moment.astimezone(UTC) - timedelta(seconds=1))
+        self._upload_due(moment)
+        for slices, send in (
+            (self.pos_slices, self._put_pos),
+            (self.fridge_slices, self._publish_fridges),
+            (self.price_slices, self._put_prices),
+            (self.inventory_slices, self._send_inventory),
+        ):
+            if index < len(slices):
+                send(slices[index])
+        if index == 0:
+            self._inject_stream_drills()
+        self.cloud.settle()
+        self.cloud.clock.advance_to(moment.astimezone(UTC))
+        self._await_executions(moment)
+        self.cloud.settle()
+        self.tally.read(self)
+        self._collect_alerts(moment)
+        self._observe_moments(moment)
+
+    def _stage_name(self, moment: datetime) -> str:
+        running = sorted(
+            {
+                e["machine"].split("-")[-2]
+                for e in self.observed.executions
+                if e["status"] == "RUNNING"
+            }
+        )
+        if running:
+            return f"waiting: {', '.join(running)}"
+        hour = moment.hour
+        if hour >= 22 or hour < 2:
+            return "collecting uploads; streams flowing"
+        if hour < 6:
+            return "nightly pipeline and restatements"
+        return "morning: prices, dead-man check, dashboards"
+
+    def _arm_drills(self, moment: datetime) -> None:
+        drills = self.options.drills
+        if (moment.hour, moment.minute) == (1, 45):
+            if "glue_fails_once" in drills:
+                self.faults.fail_glue_job(self.resources.job("ValidateSales"), "fail_once")
+            if "glue_fails" in drills:
+                self.faults.fail_glue_job(self.resources.job("AggregateSales"), "fail")
+        if (moment.hour, moment.minute) == (2, 15) and "glue_fails" in drills:
+            self.faults.glue_outcomes.pop(self.resources.job("AggregateSales"), None)
+        if (moment.hour, moment.minute) == (22, 30) and "throttled_table" in drills:
+            self.faults.throttle(self.resources.table("InventoryTable"), THROTTLED_REQUESTS)
+        if (moment.hour, moment.minute) == (22, 30) and "handler_timeout" in drills:
+            self.faults.time_out(self.cloud.function_named("detect_fraud"), TIMED_OUT_INVOCATIONS)
+        if "supplier_down" in drills:
+            self.faults.supplier_down = (moment.hour, moment.minute) in (
+                (22, 15),
+                (22, 30),
+                (22, 45),
+            )
+            if self.faults.supplier_down:
+                self.observed.drills.setdefault("supplier_down", {})["down_at"] = moment.isoformat(
+                    timespec="minutes"
+                )
+
+    def _inject_stream_drills(self) -> None:
+        if "poison_records" in self.options.drills:
+            poison = [b"{not json", b'{"transaction_id": 7}', b"\xff\xfe", b"[]", b'"text"',
+                      b'{"store_id": "ZA-0001"}', b"null"][:POISON_RECORDS]  # fmt: skip
+            self._put_pos(poison)
+            self.observed.fed["poison_records"] = len(poison)
+        if "duplicate_batch" in self.options.drills:
+            first = self.pos_slices[0][:POS_BATCH]
+            planted = self._planted_fraud_lines()
+            batch = planted + first[: POS_BATCH - len(planted)]
+            self._put_pos(batch)
+            self._put_pos(batch)  # the producer's retry: the same batch again
+            self.observed.fed["duplicate_batch"] = len(batch)
+            self.observed.drills["duplicate_batch"] = {
+                "records": len(batch),
+                "planted_fraud_in_batch": len(planted),
+            }
+
+    def _planted_fraud_lines(self) -> list[bytes]:
+        cards = {
+            str(a.get("evidence", {}).get("card_token"))
+            for a in self.labels["anomalies"]
+            if a.get("evidence", {}).get("card_token")
+        }
+        lines = (self.day / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
+        return [line for line in lines if any(card.encode() in line for card in cards)][:50]
+
+    def _await_executions(self, moment: datetime) -> None:
+        client = self._client("stepfunctions")
+        for machine in client.list_state_machines()["stateMachines"]:
+            arn = machine["stateMachineArn"]
+            for listed in client.list_executions(stateMachineArn=arn)["executions"]:
+                known = self._execution_index.get(listed["executionArn"])
+                if known is not None and known["status"] != "RUNNING":
+                    continue
+                # The night's own machine runs to its end; others may wait for days (a task
+                # token, a Wait on the clock): they are looked at again at the next step.
+                patience = 600.0 if machine["name"].endswith("nightly-sales") else 0.0
+                described = _wait(client, listed["executionArn"], timeout_s=patience)
+                entry = known or {
+                    "arn": listed["executionArn"],
+                    "name": listed["name"],
+                    "machine": machine["name"],
+                    "input": json.loads(described.get("input") or "{}"),
+                    "sim_start": moment.isoformat(timespec="seconds"),
+                    "real_start": described["startDate"].isoformat(),
+                }
+                entry["status"] = described["status"]
+                if described["status"] != "RUNNING":
+                    entry["sim_end"] = moment.isoformat(timespec="seconds")
+                    entry["real_end"] = described["stopDate"].isoformat()
+                    entry["seconds"] = (
+                        described["stopDate"] - described["startDate"]
+                    ).total_seconds()
+                    entry["error"] = described.get("error")
+                    entry["cause"] = (described.get("cause") or "")[:300]
+                if known is None:
+                    self._execution_index[entry["arn"]] = entry
+                    self.observed.executions.append(entry)
+
+    def _collect_alerts(self, moment: datetime) -> None:
+        for (region, tier), queue in self._inboxes.items():
+            sqs = self._client("sqs", region_name=region)
+            while True:
+                got = sqs.receive_message(
+                    QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+                ).get("Messages", [])
+                if not got:
+                    break
+                for message in got:
+                    body = message["Body"]
+                    self.observed.alerts.append(
+                        {
+                            "tier": tier,
+                            "region": region,
+                            "at": moment.isoformat(timespec="minutes"),
+                            "text": body[:4000],
+                        }
+                    )
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def _observe_moments(self, moment: datetime) -> None:
+        for name in SCHEDULED_FUNCTIONS:
+            try:
+                physical = self.cloud.function_named(name)
+            except LookupError:
+                continue
+            for invocation in self.cloud.runtime.invocations(physical):
+                request = invocation.result.request_id
+                if request in self._seen_invocations:
+                    continue
+                self._seen_invocations.add(request)
+                event = invocation.event if isinstance(invocation.event, dict) else {}
+                if name == "record_night" and "deadline" not in json.dumps(event):
+                    continue
+                if name == "check_submissions" and "scheduled_time" not in event:
+                    continue
+                self.observed.moments.append(
+                    {
+                        "function": name,
+                        "at": moment.isoformat(timespec="minutes"),
+                        "ok": invocation.result.ok,
+                    }
+                )
+
+    def _finish_drills(self) -> None:
+        self.faults.supplier_down = False
+
+
+def _wait(client: Any, arn: str, *, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described: dict[str, Any] = client.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING" or time.monotonic() > deadline:
+            return described
+        time.sleep(0.02)
+
+
+def run_night(
+    options: NightOptions,
+    assembly: Path,
+    *,
+    work: Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run one night and return its summary (what summary.json holds)."""
+    if work is not None:
+        work.mkdir(parents=True, exist_ok=True)
+        return Night(options, assembly, work, progress).run()
+    with tempfile.TemporaryDirectory(prefix="symphony-night-") as folder:
+        return Night(options, assembly, Path(folder), progress).run()
