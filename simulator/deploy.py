@@ -142,6 +142,7 @@ class Deployer:
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::Lambda::Url": self._function_url,
             "Custom::S3BucketNotifications": self._bucket_notifications,
+            "AWS::SES::EmailIdentity": self._email_identity,
             "Custom::S3AutoDeleteObjects": self._interpreted_no_op,
             "Custom::LogRetention": self._interpreted_no_op,
         }
@@ -311,6 +312,14 @@ class Deployer:
             Bucket=p["Bucket"], Policy=json.dumps(_local_bucket_policy(p["PolicyDocument"]))
         )
         return DeployedResource(logical_id, "AWS::S3::BucketPolicy", logical_id)
+
+    def _email_identity(
+        self, logical_id: str, p: dict[str, Any], ctx: StackContext
+    ) -> DeployedResource:
+        """Verified at once (in SES someone opens the link SES mails to the address)."""
+        identity = p["EmailIdentity"]
+        self.client("ses").verify_email_identity(EmailAddress=identity)
+        return DeployedResource(logical_id, "AWS::SES::EmailIdentity", identity)
 
     def _bucket_notifications(
         self, logical_id: str, p: dict[str, Any], ctx: StackContext

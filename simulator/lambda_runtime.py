@@ -15,11 +15,11 @@ function gets a *sandbox*:
   ``sys.path``. So ``import logic`` inside a handler, at module level or lazily inside a function,
   resolves to the handler's own ``logic``; a module imported lazily during a call joins the
   function's set when the call ends.
-- **Environment per call.** For the duration of the call ``os.environ`` holds the function's
+- **Environment per call.** In the call's worker thread ``os.environ`` holds the function's
   variables and Lambda's reserved ones (``AWS_REGION``, ``AWS_LAMBDA_FUNCTION_NAME``, ...) over
-  the host's (whose others stay: removing them raced other threads iterating ``os.environ``), and
-  is restored exactly after.
-- **One call at a time.** ``sys.modules``, ``sys.path`` and ``os.environ`` belong to the whole
+  the host's; every other thread sees the host's alone, and the process environment is never
+  changed by a call (``_LayeredEnviron``: changing it raced other threads reading it).
+- **One call at a time.** ``sys.modules`` and ``sys.path`` belong to the whole
   process, so calls are serialized by one process-wide lock. A handler that invokes another
   function synchronously (boto3 ``lambda.invoke``, or a moto trigger such as SNS -> Lambda) runs
   the inner call nested inside its own, on the same lock.
@@ -30,7 +30,8 @@ function gets a *sandbox*:
   timeout and reports ``Sandbox.Timedout`` ("Task timed out after N.NN seconds"). Python cannot kill
   a thread: the abandoned worker keeps running to its end in the background (a daemon thread, so it
   never holds the process open) but it no longer owns the sandbox: the caller has already restored
-  ``sys.modules``, ``sys.path`` and ``os.environ``, and whatever it returns is dropped.
+  ``sys.modules`` and ``sys.path`` (the worker keeps its own environment layer), and whatever it
+  returns is dropped.
 - **Logs.** ``print``, ``sys.stderr`` and ``logging`` output of the worker thread (Powertools'
   Logger included: it keeps the stream it found at cold start, which is a router that sends each
   thread's output to its invocation's buffer) is captured per invocation, bounded in size, with
@@ -399,7 +400,7 @@ _LOG_HANDLER = _RoutedLogHandler()
 
 
 _SANDBOX_LOCK = threading.RLock()
-"""Serializes calls: sys.modules, sys.path and os.environ belong to the whole process."""
+"""Serializes calls: sys.modules and sys.path belong to the whole process."""
 _THREAD_STATE = threading.local()
 
 
@@ -418,7 +419,6 @@ class _Sandbox:
 class _Saved:
     modules: dict[str, ModuleType]
     path: list[str]
-    environ: dict[str, str | None]
     stdout: Any
     stderr: Any
 
@@ -435,6 +435,8 @@ class _Call:
         self.init_ms: float | None = None
         self.payload: Any = None
         self.error: tuple[str, str, tuple[str, ...]] | None = None
+        self.environ: Mapping[str, str] = {}
+        """The function's variables, which the worker thread sees over the host's."""
 
 
 def _top_level_names(root: Path) -> set[str]:
@@ -679,11 +681,10 @@ class LambdaRuntime:
         env.update(spec.environment)
         return env
 
-    def _enter(self, sandbox: _Sandbox, environ: Mapping[str, str], *, nested: bool) -> _Saved:
+    def _enter(self, sandbox: _Sandbox, *, nested: bool) -> _Saved:
         saved = _Saved(
             modules={},
             path=list(sys.path),
-            environ=_overlay_environ(environ),
             stdout=sys.stdout,
             stderr=sys.stderr,
         )
@@ -714,7 +715,6 @@ class LambdaRuntime:
             sandbox.handler = None
         sys.modules.update(saved.modules)
         sys.path[:] = saved.path
-        _restore_environ(saved.environ)
         sys.stdout = saved.stdout
         sys.stderr = saved.stderr
 
@@ -746,9 +746,8 @@ class LambdaRuntime:
             "log_stream_name": sandbox.log_stream_name,
             "client_context": client_context,
         }
-        saved = self._enter(
-            sandbox, self._environment(spec, sandbox.log_stream_name), nested=nested
-        )
+        call.environ = self._environment(spec, sandbox.log_stream_name)
+        saved = self._enter(sandbox, nested=nested)
         timed_out = False
         try:
             worker = threading.Thread(
@@ -819,6 +818,7 @@ class LambdaRuntime:
         ident = threading.get_ident()
         _THREAD_STATE.call = call
         _ROUTES[ident] = call.log
+        _ENVIRON.layer(call.environ)
         try:
             handler = sandbox.handler
             if handler is None:
@@ -857,6 +857,7 @@ class LambdaRuntime:
             call.done.set()
             _ROUTES.pop(ident, None)
             _THREAD_STATE.call = None
+            _ENVIRON.layer(None)
 
     def _load(self, sandbox: _Sandbox) -> Callable[[Any, Any], Any]:
         """Import the handler module in the sandbox (the caller has swapped it in)."""
@@ -933,30 +934,85 @@ def _use_clock(module: ModuleType, now: Callable[[], datetime]) -> None:
         module.clock = lambda: now().timestamp()  # type: ignore[attr-defined]
 
 
-def _overlay_environ(environ: Mapping[str, str]) -> dict[str, str | None]:
-    """Set the function's variables over the host's; returns each one's previous value (None:
-    it was not set) for :func:`_restore_environ`.
+class _LayeredEnviron(os._Environ):  # type: ignore[type-arg]
+    """``os.environ`` with a per-thread layer: a handler's worker thread sees its function's
+    variables over the host's, every other thread sees the host's, and nothing is ever removed
+    from the process environment while another thread may be iterating it.
 
-    The host's other variables stay visible to the handler (unlike in Lambda): removing them
-    while another thread (moto's Step Functions worker making a boto3 client, the test) iterates
-    ``os.environ`` made that thread raise KeyError, failing a task at random. A handler reads its
-    own variables, and the runtime sets those, credentials and region included.
+    Setting the function's variables into the shared ``os.environ`` for the length of a call (as
+    this runtime once did) raced every other thread that reads it: moto's Step Functions workers
+    making boto3 clients, a test synthesizing an app, a timed-out handler still running. A key
+    removed between that thread listing the keys and reading one raised KeyError, failing a task
+    or a test at random. A write or delete inside a handler changes its own layer only.
     """
-    previous: dict[str, str | None] = {}
-    for key, value in environ.items():
-        previous[key] = os.environ.get(key)
-        if previous[key] != value:
-            os.environ[key] = value
-    return previous
+
+    def __init__(self, base: os._Environ) -> None:  # type: ignore[type-arg]
+        super().__init__(
+            base._data,  # type: ignore[attr-defined]  # the process's variables, shared
+            base.encodekey,
+            base.decodekey,
+            base.encodevalue,
+            base.decodevalue,
+        )
+        self._layers = threading.local()
+
+    def layer(self, variables: Mapping[str, str] | None) -> None:
+        """This thread's variables from now on (None: the host's only)."""
+        self._layers.current = None if variables is None else dict(variables)
+
+    def _layer(self) -> dict[str, str | None] | None:
+        layer: dict[str, str | None] | None = getattr(self._layers, "current", None)
+        return layer
+
+    def __getitem__(self, key: str) -> str:
+        layer = self._layer()
+        if layer is not None and key in layer:
+            value = layer[key]
+            if value is None:
+                raise KeyError(key)
+            return value
+        return str(super().__getitem__(key))
+
+    def __setitem__(self, key: str, value: str) -> None:
+        layer = self._layer()
+        if layer is None:
+            super().__setitem__(key, value)
+        else:
+            layer[key] = str(value)
+
+    def __delitem__(self, key: str) -> None:
+        layer = self._layer()
+        if layer is None:
+            super().__delitem__(key)
+        elif self.get(key) is None:
+            raise KeyError(key)
+        else:
+            layer[key] = None
+
+    def __iter__(self) -> Iterator[str]:
+        layer = self._layer()
+        host = list(super().__iter__())
+        if layer is None:
+            yield from host
+            return
+        yield from (key for key in host if key not in layer)
+        yield from (key for key, value in layer.items() if value is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
 
 
-def _restore_environ(previous: Mapping[str, str | None]) -> None:
-    """Undo :func:`_overlay_environ`: restore each variable it set, remove those it added."""
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        elif os.environ.get(key) != value:
-            os.environ[key] = value
+def _layered_environ() -> _LayeredEnviron:
+    """Install :class:`_LayeredEnviron` as ``os.environ`` (once per process)."""
+    if not isinstance(os.environ, _LayeredEnviron):
+        os.environ = _LayeredEnviron(os.environ)  # noqa: B003 - the same variables, layered
+    return os.environ
+
+
+_ENVIRON: Final = _layered_environ()
 
 
 def _reset_powertools_cold_start() -> None:

@@ -19,7 +19,8 @@ their filter policies read.
   ``escalation_levels`` (JSON: the on-call first, then the configured levels), named after the
   message so a resend starts none.
 - SMS go to people directly (SNS publish to a phone number, which has no resource ARN: the
-  statement's resource is ``*``); digests go by SES from ``digest_sender``.
+  statement's resource is ``*``); digests go by SES from ``digest_sender``, whose email identity
+  (``digest_identity``) the construct creates.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
@@ -167,6 +169,11 @@ class AlertDispatcher(Construct):
                 # A publish to a phone number has no resource ARN to name.
                 resources=["*"],
             )
+        )
+        # The digests' sender: SES sends from a verified identity only. Deploying this starts
+        # the verification (SES mails the address a link, which someone must open once).
+        self.digest_identity = ses.EmailIdentity(
+            self, "DigestSender", identity=ses.Identity.email(digest_sender)
         )
         function.add_to_role_policy(
             iam.PolicyStatement(

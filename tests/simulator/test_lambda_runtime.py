@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 import zipfile
@@ -85,6 +86,25 @@ def test_each_invocation_sees_its_own_function_environment_and_os_environ_is_res
     assert hello["host_only_visible"] is True
     assert "GREETING" not in os.environ
     assert dict(os.environ) == before
+
+
+def test_while_a_handler_runs_other_threads_see_the_host_environment_unchanged(
+    runtime: LambdaRuntime,
+) -> None:
+    """The function's variables live in its worker thread only: a thread iterating os.environ
+    meanwhile (moto's workers, a test) never sees a variable come and go."""
+    runtime.register(spec("sleepy", timeout_seconds=5))
+    before = dict(os.environ)
+    caller = threading.Thread(target=runtime.invoke, args=("sleepy", {"seconds": 0.5}))
+    caller.start()
+    seen = []
+    while caller.is_alive():
+        seen.append(dict(os.environ))
+        time.sleep(0.01)
+    caller.join()
+    assert len(seen) > 5
+    assert all(snapshot == before for snapshot in seen)
+    assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
 
 
 def test_module_level_code_runs_once_per_function(runtime: LambdaRuntime) -> None:
