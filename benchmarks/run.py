@@ -21,6 +21,9 @@ make_test       ``make test``'s wall time: only with ``--with-make-test`` (it ta
 A group that raises is recorded as ``failed`` with its error (the other groups still run, and
 the run exits 1). Progress goes to stderr. ``--quick`` (or ``BENCH_QUICK=1``): small sizes and
 two runs, to smoke the whole chain (tests/unit/test_bench.py does, on the fast groups).
+``--only`` / ``--skip`` merge: the figures of the groups not run are carried from the previous
+results.json (marked carried, with the date they were measured), so results.json and the README
+table keep every figure.
 
     .venv/bin/python benchmarks/run.py [--quick] [--only GROUP ...] [--skip GROUP ...]
                                        [--with-make-test] [--out DIR] [--readme PATH | --no-readme]
@@ -37,7 +40,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -131,9 +134,15 @@ def night(sizes: Sizes, previous: dict[str, Any]) -> list[Figure]:
             unavailable("night.time", title, "s", reason, NIGHT_TARGET),
             unavailable("memory.night", memory_title, "MB", reason),
         ]
+    if sizes is QUICK:  # even a 10-store night takes about a minute (its fixed cost)
+        reason = "not measured by --quick: a night takes a minute or more at any size"
+        return [
+            unavailable("night.time", title, "s", reason, NIGHT_TARGET),
+            unavailable("memory.night", memory_title, "MB", reason),
+        ]
     small, big = sizes.night_stores
     command = [sys.executable, str(NIGHT_SCRIPT), "--stores", str(small), str(big)]
-    command += ["--runs", str(sizes.big_runs)]
+    command += ["--runs", "1"]  # a night takes minutes: one per size, like make_test's one run
     progress(f"night: {' '.join(command[1:])}")
     completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if completed.returncode != 0:
@@ -276,6 +285,27 @@ def previous_results(path: Path) -> dict[str, Any]:
         return {}
 
 
+def merged(figures: list[Figure], previous: dict[str, Any], *, every_group: bool) -> list[Figure]:
+    """This run's figures, and (when only some groups ran: ``--only``, ``--skip``) every figure
+    of the previous results.json this run did not measure, carried with the date it was
+    measured, in the previous document's order with the new keys after."""
+    if every_group:
+        return figures
+    fresh = {figure.key: figure for figure in figures}
+    kept: list[Figure] = []
+    for key, document in previous.get("figures", {}).items():
+        if key in fresh:
+            kept.append(fresh.pop(key))
+            continue
+        carried = figure_from_dict(document)
+        if carried.status == "measured":
+            carried = replace(
+                carried, status="carried", measured_on=carried.measured_on or previous["date"]
+            )
+        kept.append(carried)
+    return kept + [figure for figure in figures if figure.key in fresh]
+
+
 def run(
     groups: list[str],
     *,
@@ -300,6 +330,7 @@ def run(
             traceback.print_exc(file=sys.stderr)
             figures.append(failed(f"{name}.error", name, "s", f"{type(error).__name__}: {error}"))
         progress(f"    {name} took {time.perf_counter() - group_started:.0f} s")
+    figures = merged(figures, previous, every_group=set(groups) == set(GROUPS))
     document = results_document(
         figures,
         machine=machine_facts(),

@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument("--stores", type=int, default=2900, help="stores (default 2900)")
     night.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     night.add_argument("--transactions-per-store", type=int, default=200, help="default 200")
-    night.add_argument("--pos-sample", type=float, default=1.0, help="fraction of the POS "
-                       "transactions streamed (default 1: all)")  # fmt: skip
+    night.add_argument("--pos-sample", type=float, default=None, help="fraction of the POS "
+                       "transactions streamed (default: all up to 30,000 a day, else a sample of "
+                       "about 30,000; 1: all)")  # fmt: skip
     night.add_argument(
         "--inject", action="append", default=[], metavar="DRILL",
         help="a fault drill (repeat or comma-separate; 'all' for every one): "

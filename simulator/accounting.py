@@ -38,7 +38,8 @@ _TRANSITION = re.compile(r'"transition":\s*"([^"]+)"')
 
 class Tally:
     """Acknowledged records per consumer, read from the Lambda runtime's invocations as the night
-    goes (its history is bounded, so it is read at every step)."""
+    goes (its history is bounded, so it is read at every step, and a read that finds invocations
+    gone unread says so in :attr:`unread`)."""
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
@@ -48,6 +49,11 @@ class Tally:
         self.timeouts: Counter[str] = Counter()
         self.acknowledged_events: dict[str, set[str]] = {}
         self.circuit_transitions: list[str] = []
+        self.read_invocations: Counter[str] = Counter()
+        """Invocations read per consumer."""
+        self.unread: Counter[str] = Counter()
+        """Invocations the runtime's bounded history dropped before they were read (0, unless
+        more than its bound ran between two reads): the accounting does not close over them."""
 
     def read(self, night: Night) -> None:
         for name in ("detect_fraud", "reorder_inventory", "match_price", "watch_cold_chain"):
@@ -57,13 +63,20 @@ class Tally:
                 if result.request_id in self.seen:
                     continue
                 self.seen.add(result.request_id)
+                self.read_invocations[name] += 1
+                # A breaker transition is logged before the invocation ends: an invocation that
+                # then failed (the supplier refused, the handler raised) still moved the breaker.
+                if name == "match_price" and "circuit breaker" in result.logs:
+                    self.circuit_transitions += _TRANSITION.findall(result.logs)
                 if not result.ok:
                     self.errors[name] += 1
                     self.timeouts[name] += 1 if result.timed_out else 0
                     continue
                 self._count(name, invocation.event, result.payload)
-                if name == "match_price" and "circuit breaker" in result.logs:
-                    self.circuit_transitions += _TRANSITION.findall(result.logs)
+            # The runtime keeps a bounded history: what it dropped before this read was never
+            # counted, and the accounting must not close over it.
+            total = night.cloud.runtime.stats(physical).invocations
+            self.unread[name] = total - self.read_invocations[name]
 
     def _count(self, name: str, event: Any, payload: Any) -> None:
         outcomes = self.outcomes.setdefault(name, Counter())
@@ -190,13 +203,27 @@ def account(night: Night) -> dict[str, Any]:
         _prices(night),
         _fridges(night),
     ]
+    consumers = {
+        "POS transactions": "detect_fraud",
+        "inventory updates": "reorder_inventory",
+        "competitor prices": "match_price",
+        "fridge readings": "watch_cold_chain",
+    }
+    for feed in feeds:
+        unread = night.tally.unread[consumers.get(feed["feed"], "")]
+        if unread:
+            feed["closes"] = False
+            feed["note"] = (
+                f"{unread} invocation(s) of {consumers[feed['feed']]} left the runtime's history "
+                "before they were read: their records are not accounted for"
+            )
     return {
         "business_date": business_date.isoformat(),
         "feeds": feeds,
         "closes": all(feed["closes"] for feed in feeds),
         "differences": [
             f"{feed['feed']}: {feed['entered']} entered, {feed['accounted']} accounted for "
-            f"({feed['difference']:+d})"
+            f"({feed['difference']:+d})" + (f": {feed['note']}" if feed.get("note") else "")
             for feed in feeds
             if not feed["closes"]
         ],

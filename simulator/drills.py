@@ -189,15 +189,25 @@ def _duplicate_batch(night: Night) -> dict[str, Any]:
 def _supplier_down(night: Night) -> dict[str, Any]:
     refused = night.supplier.refused
     transitions = night.tally.circuit_transitions
-    opened = any(t.endswith("-> open") for t in transitions)
+    logged_open = any(t.endswith("-> open") for t in transitions)
+    # Two witnesses of the breaker opening: match_price's logged transitions (ok and failed
+    # invocations alike), and the breaker's item in the circuit table seen open during the drill.
+    breaker = night.observed.drills.get("supplier_down", {}).get("breaker", [])
+    seen_open = [entry["at"] for entry in breaker if entry["status"] == "open"]
     outcomes = dict(night.tally.outcomes.get("match_price", {}))
+    table = (
+        f"; its item in the circuit table was open at {', '.join(seen_open)}"
+        if seen_open
+        else ("; its item in the circuit table was never seen open")
+    )
     return _result(
         "supplier_down",
-        refused > 0 and opened,
+        refused > 0 and (logged_open or bool(seen_open)),
         f"the supplier refused {refused} request(s); the circuit breaker moved "
-        f"{' / '.join(transitions) or 'nowhere'}; match_price answered every event "
-        f"(outcomes {outcomes})",
+        f"{' / '.join(transitions) or 'nowhere (no transition logged)'}{table}; match_price "
+        f"answered every event (outcomes {outcomes})",
         transitions=transitions,
+        breaker_seen_open=seen_open,
     )
 
 

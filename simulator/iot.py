@@ -785,6 +785,9 @@ class IotRules:
         self._lock = threading.Lock()
         self._rules: dict[str, TopicRule] = {}
         self._deliveries: list[RuleDelivery] = []
+        self._iot_clients: dict[str, Any] = {}
+        """region -> the boto3 ``iot`` client that reads rule states (one per region: making a
+        client costs ~15 ms, and every published message asks whether its rules are enabled)."""
         self.moto_rejections: dict[str, str] = {}
         """rule name -> why moto (or botocore's validation) refused to store the rule."""
         self.unsupported: dict[str, list[str]] = {}
@@ -895,7 +898,11 @@ class IotRules:
         """A rule stored in moto follows moto's state (enable/disable/delete_topic_rule)."""
         if not rule.in_moto:
             return not rule.disabled
-        iot = boto3.client("iot", region_name=self.region)
+        iot = self._iot_clients.get(self.region)
+        if iot is None:
+            iot = self._iot_clients.setdefault(
+                self.region, boto3.client("iot", region_name=self.region)
+            )
         try:
             stored = iot.get_topic_rule(ruleName=rule.name)["rule"]
         except iot.exceptions.ResourceNotFoundException:

@@ -1,13 +1,14 @@
 """``python -m simulator night``: a whole night of the chain in the local cloud, with fault drills.
 
-The synthesized app is deployed into :class:`simulator.cloud.LocalCloud`; the generator writes the
-business day; then the simulated clock walks from 22:00 to 07:30 in the stores' time zone in
-steps of :data:`STEP_MINUTES`. At each step:
+The synthesized app is deployed into :class:`simulator.cloud.LocalCloud` while the generator
+writes the business day in a child process; then the simulated clock walks from 22:00 to 07:30
+in the stores' time zone in steps of :data:`STEP_MINUTES`. At each step:
 
 - stores upload their sales files and markers when the generator's marker says they were made
   (the late store after the cutoff; the missing store never), to the landing zone;
-- a slice of the day's POS transactions goes onto the Kinesis stream (every transaction, or a
-  stated sample), delivered to detect_fraud by the event source mapping and archived by Firehose;
+- a slice of the day's POS transactions goes onto the Kinesis stream (every transaction up to
+  :data:`POS_STREAM_BUDGET` a day, else a stated every-n-th sample, or ``--pos-sample``),
+  delivered to detect_fraud by the event source mapping and archived by Firehose;
 - fridges report through IoT Core in the telemetry region, competitor prices go onto the retail
   bus (match_price), stock counts onto the inventory FIFO queue (reorder_inventory) — stated
   samples, since each is a Lambda invocation per message or per ten;
@@ -24,9 +25,12 @@ and :mod:`simulator.report` prints the summary and writes the report folder. The
 from __future__ import annotations
 
 import json
+import multiprocessing
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,6 +42,7 @@ from simulator.accounting import Tally
 from simulator.cloud import LocalCloud
 from simulator.faults import FaultInjectingGlueRunner, FaultRegistry, SupplierStandIn
 from simulator.glue import FakeGlueRunner, GlueRunner, LocalSparkRunner
+from simulator.kinesis_shards import fast_kinesis_shards
 from stacks.config import load_environment
 from symphony.contracts import pos_partition_key
 from symphony.generator import ANOMALIES, GenerateOptions, generate
@@ -84,7 +89,14 @@ TIMED_OUT_INVOCATIONS: Final = 2
 THROTTLED_REQUESTS: Final = 14
 """More than botocore's 10 attempts for DynamoDB: one write fails back to the handler."""
 SUPPLIER_DOWN_EVENTS: Final = 8
+SUPPLIER_CIRCUIT_ID: Final = "circuit#supplier-api"
+"""The supplier breaker's item in the circuit table (match_price's ``adapters.CIRCUIT_ID``)."""
 POS_BATCH: Final = 500
+POS_STREAM_BUDGET: Final = 30_000
+"""Without ``--pos-sample``, a night streams every POS transaction up to this many (150 stores
+at 200 a store) and otherwise a stated every-n-th sample of about this many: each streamed
+record costs ~1 ms here (Kinesis, the mapping, detect_fraud, Firehose), so the 580k of 2,900
+stores alone would take about ten minutes."""
 
 
 class NightError(ValueError):
@@ -100,8 +112,10 @@ class NightOptions:
     environment: str = "dev"
     glue: str = "fast"
     transactions_per_store: int = 200
-    pos_sample: float = 1.0
-    """Fraction of the day's POS transactions streamed (1.0: every one)."""
+    pos_sample: float | None = None
+    """Fraction of the day's POS transactions streamed (1.0: every one); ``None``: every one up
+    to :data:`POS_STREAM_BUDGET` transactions, else every n-th so about that many stream (see
+    :meth:`pos_keep_every`)."""
     fridge_stores: int = 10
     """Stores whose fridges report (the warm fridge's store always does)."""
     inventory_stores: int = 20
@@ -118,7 +132,7 @@ class NightOptions:
             )
         if self.glue not in ("fast", "spark"):
             raise NightError(f"--glue {self.glue!r} is not allowed: expected fast or spark")
-        if not 0.0 < self.pos_sample <= 1.0:
+        if self.pos_sample is not None and not 0.0 < self.pos_sample <= 1.0:
             raise NightError(
                 f"--pos-sample {self.pos_sample} is not allowed: expected a fraction above 0, at "
                 "most 1"
@@ -126,6 +140,12 @@ class NightOptions:
         for name in ("fridge_stores", "inventory_stores", "price_changes"):
             if getattr(self, name) < 0:
                 raise NightError(f"--{name.replace('_', '-')} must be 0 or more")
+
+    def pos_keep_every(self, transactions: int) -> int:
+        """Stream every n-th of the day's ``transactions`` POS transactions (1: every one)."""
+        if self.pos_sample is not None:
+            return max(1, round(1 / self.pos_sample))
+        return max(1, -(-transactions // POS_STREAM_BUDGET))
 
 
 def parse_drills(values: list[str]) -> tuple[str, ...]:
@@ -247,58 +267,64 @@ class Night:
         self.glue = FaultInjectingGlueRunner(inner, self.faults)
         return self.glue
 
-    def _generate(self) -> Path:
-        out = self.work / "day"
+    def _generate_options(self) -> GenerateOptions:
         anomalies = tuple(
             name
             for name in ANOMALIES
             if name != "missing_store" or "never_submits" in self.options.drills
         )
-        written = generate(
-            GenerateOptions(
-                stores=self.options.stores,
-                business_date=self.options.business_date,
-                seed=self.options.seed,
-                transactions_per_store=self.options.transactions_per_store,
-                anomalies=anomalies,
-            ),
-            out,
+        return GenerateOptions(
+            stores=self.options.stores,
+            business_date=self.options.business_date,
+            seed=self.options.seed,
+            transactions_per_store=self.options.transactions_per_store,
+            anomalies=anomalies,
         )
-        self.day_summary = written.summary
-        self.labels = json.loads((out / "labels.json").read_bytes())
-        return out
 
     def run(self) -> dict[str, Any]:
-        from simulator.accounting import account
-        from simulator.report import build_summary
 
         started = time.monotonic()
-        self._stage("generating the day", None)
-        self.day = self._generate()
         walk = list(local_walk(self.options.business_date, self.zone))
         self.walk_starts, self.walk_ends = walk[0], walk[-1]
         start = walk[0].astimezone(UTC) - timedelta(minutes=30)
-        with LocalCloud(glue_runner=self._runner(), start=start, work_dir=self.work) as cloud:
-            self.cloud = cloud
-            self._stage("deploying the app", None)
-            cloud.deploy(self.assembly, self.options.environment)
-            self.resources = Resources(cloud, self.options.environment)
-            supplier = SupplierStandIn.from_products(
-                self.config.pricing.supplier_api_url,
-                self.day / "reference" / "products.jsonl",
-                self.faults,
-            )
-            with self.faults.installed(cloud.runtime), supplier.installed():
-                self.supplier = supplier
-                self._inboxes = self._subscribe_inboxes()
-                self._seed_reference()
-                self._plan_feeds()
-                for moment in walk:
-                    self._step(moment)
-                self._finish_drills()
-                self.accounting = account(self)
-            self.observed.wall_seconds = time.monotonic() - started
-            return build_summary(self)
+        # The day is generated in a child process while this one deploys the app (the two take
+        # about as long at full size, and neither needs the other until the reference upload).
+        self._stage("generating the day; deploying the app", None)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            generating = pool.submit(generate_day, self._generate_options(), self.work / "day")
+            with (
+                fast_kinesis_shards(),
+                LocalCloud(glue_runner=self._runner(), start=start, work_dir=self.work) as cloud,
+            ):
+                self.cloud = cloud
+                cloud.deploy(self.assembly, self.options.environment)
+                self.day_summary = generating.result()
+                pool.shutdown()
+                self.day = self.work / "day"
+                self.labels = json.loads((self.day / "labels.json").read_bytes())
+                return self._night(cloud, walk, started)
+
+    def _night(self, cloud: LocalCloud, walk: list[datetime], started: float) -> dict[str, Any]:
+        from simulator.accounting import account
+        from simulator.report import build_summary
+
+        self.resources = Resources(cloud, self.options.environment)
+        supplier = SupplierStandIn.from_products(
+            self.config.pricing.supplier_api_url,
+            self.day / "reference" / "products.jsonl",
+            self.faults,
+        )
+        with self.faults.installed(cloud.runtime), supplier.installed():
+            self.supplier = supplier
+            self._inboxes = self._subscribe_inboxes()
+            self._seed_reference()
+            self._plan_feeds()
+            for moment in walk:
+                self._step(moment)
+            self._finish_drills()
+            self.accounting = account(self)
+        self.observed.wall_seconds = time.monotonic() - started
+        return build_summary(self)
 
     def _client(self, service: str, region_name: str | None = None) -> Any:
         """One boto3 client per service and region for the night (making one costs ~10 ms)."""
@@ -364,9 +390,9 @@ class Night:
         steps = len(list(local_walk(options.business_date, self.zone)))
         feeding_steps = steps - 8  # the last two hours carry no new events
         lines = (self.day / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
-        if options.pos_sample < 1.0:
-            keep = max(1, round(1 / options.pos_sample))
-            lines = lines[::keep]
+        self.pos_keep_every = options.pos_keep_every(len(lines))
+        self._planted = self._planted_fraud_lines(lines)
+        lines = lines[:: self.pos_keep_every]
         self.pos_slices = _chunks(lines, feeding_steps)
         self.observed.fed["pos_transactions"] = len(lines)
         self.pos_total = int(self.day_summary["pos_transactions_in_stream"])
@@ -529,15 +555,18 @@ class Night:
         self._await_executions(moment)
         self.cloud.settle()
         self.tally.read(self)
+        self._observe_breaker(moment)
         self._collect_alerts(moment)
         self._observe_moments(moment)
 
     def _stage_name(self, moment: datetime) -> str:
+        # Only the night's own machine: others (an incident's escalation waiting for its
+        # acknowledgement) may wait for days, and would name every step of the night.
         running = sorted(
             {
                 e["machine"].split("-")[-2]
                 for e in self.observed.executions
-                if e["status"] == "RUNNING"
+                if e["status"] == "RUNNING" and e["machine"].endswith("nightly-sales")
             }
         )
         if running:
@@ -573,6 +602,24 @@ class Night:
                     timespec="minutes"
                 )
 
+    def _observe_breaker(self, moment: datetime) -> None:
+        """While the supplier_down drill runs (and one step after), the supplier breaker's item
+        in the circuit table: evidence of the breaker's state that does not depend on reading
+        match_price's logs."""
+        if "supplier_down" not in self.options.drills:
+            return
+        if not (22, 15) <= (moment.hour, moment.minute) <= (23, 0):
+            return
+        table = self._client("dynamodb")
+        item = table.get_item(
+            TableName=self.resources.table("IdempotencyTable"),
+            Key={"id": {"S": SUPPLIER_CIRCUIT_ID}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        status = item.get("status", {}).get("S", "closed (no item)")
+        seen = self.observed.drills.setdefault("supplier_down", {}).setdefault("breaker", [])
+        seen.append({"at": moment.isoformat(timespec="minutes"), "status": status})
+
     def _inject_stream_drills(self) -> None:
         if "poison_records" in self.options.drills:
             poison = [b"{not json", b'{"transaction_id": 7}', b"\xff\xfe", b"[]", b'"text"',
@@ -581,7 +628,7 @@ class Night:
             self.observed.fed["poison_records"] = len(poison)
         if "duplicate_batch" in self.options.drills:
             first = self.pos_slices[0][:POS_BATCH]
-            planted = self._planted_fraud_lines()
+            planted = self._planted
             batch = planted + first[: POS_BATCH - len(planted)]
             self._put_pos(batch)
             self._put_pos(batch)  # the producer's retry: the same batch again
@@ -591,14 +638,19 @@ class Night:
                 "planted_fraud_in_batch": len(planted),
             }
 
-    def _planted_fraud_lines(self) -> list[bytes]:
-        cards = {
-            str(a.get("evidence", {}).get("card_token"))
-            for a in self.labels["anomalies"]
-            if a.get("evidence", {}).get("card_token")
-        }
-        lines = (self.day / "stream" / "pos_transactions.jsonl").read_bytes().splitlines()
-        return [line for line in lines if any(card.encode() in line for card in cards)][:50]
+    def _planted_fraud_lines(self, lines: list[bytes]) -> list[bytes]:
+        """The day's transactions (sampled out or not) paid with a planted fraud's card."""
+        cards = sorted(
+            {
+                str(a.get("evidence", {}).get("card_token"))
+                for a in self.labels["anomalies"]
+                if a.get("evidence", {}).get("card_token")
+            }
+        )
+        if not cards:
+            return []
+        paid = re.compile(b"|".join(re.escape(card.encode()) for card in cards))
+        return [line for line in lines if paid.search(line)][:50]
 
     def _await_executions(self, moment: datetime) -> None:
         client = self._client("stepfunctions")
@@ -680,6 +732,11 @@ class Night:
 
     def _finish_drills(self) -> None:
         self.faults.supplier_down = False
+
+
+def generate_day(options: GenerateOptions, out: Path) -> dict[str, Any]:
+    """The generator's run (in the night's child process): its summary."""
+    return generate(options, out).summary
 
 
 def _wait(client: Any, arn: str, *, timeout_s: float) -> dict[str, Any]:

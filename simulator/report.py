@@ -91,9 +91,17 @@ def _shift(moment: str, seconds: float) -> str:
     )
 
 
+def _ordinal(number: int) -> str:
+    """2nd, 3rd, 4th, 11th, 21st ..."""
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
+
+
 def build_summary(night: Night) -> dict[str, Any]:
     """The night in one dictionary: what summary.json holds and both renderings show."""
     from simulator.drills import drill_results
+    from simulator.night import POS_STREAM_BUDGET
 
     resources = night.resources
     options = night.options
@@ -135,8 +143,13 @@ def build_summary(night: Night) -> dict[str, Any]:
                 "streamed": night.observed.fed.get("pos_transactions", 0),
                 "of_the_day": night.pos_total,
                 "note": "every transaction of the day"
-                if options.pos_sample >= 1.0
-                else f"a sample: every {round(1 / options.pos_sample)}th transaction",
+                if night.pos_keep_every == 1
+                else f"a sample: every {_ordinal(night.pos_keep_every)} transaction"
+                + (
+                    ""
+                    if options.pos_sample is not None
+                    else f" (the default above {POS_STREAM_BUDGET:,} transactions a day)"
+                ),
             },
             "fridge_readings": {
                 "streamed": night.observed.fed.get("fridge_readings", 0),

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from simulator.night import DRILLS, NightError, NightOptions, parse_drills, run_night
+from simulator.night import (
+    DRILLS,
+    POS_STREAM_BUDGET,
+    NightError,
+    NightOptions,
+    parse_drills,
+    run_night,
+)
 from simulator.report import render_html, summary_lines, write_report
 from tests.infra.conftest import synthesize_environment
 
@@ -93,7 +100,11 @@ def test_every_drill_got_its_documented_reaction(summary: dict[str, Any]) -> Non
     assert sum(c for end, c in pos["ends"].items() if end.startswith("quarantine")) == 7
     assert drills["handler_timeout"]["evidence"]["timeouts"] == 2
     assert drills["throttled_table"]["evidence"]["throttled_requests"] == 14
-    assert drills["supplier_down"]["evidence"]["transitions"][0] == "closed -> open"
+    breaker = drills["supplier_down"]["evidence"]
+    # the breaker's item was seen open during the drill, and the logs (read from failed
+    # invocations too) say how it got there
+    assert breaker["breaker_seen_open"]
+    assert breaker["transitions"][0] == "closed -> open"
     restated = [run for run in summary["executions"] if run["input"].get("stores")]
     assert [run["input"]["stores"] for run in restated] == [
         [drills["late_store"]["evidence"]["store"]]
@@ -131,3 +142,15 @@ def test_a_bad_drill_or_runner_is_refused_naming_it() -> None:
     with pytest.raises(NightError, match="--glue 'cloud' is not allowed"):
         NightOptions(glue="cloud")
     assert parse_drills(["all"]) == DRILLS
+
+
+def test_a_large_night_streams_a_stated_sample_unless_told_otherwise() -> None:
+    """Without --pos-sample: every transaction up to POS_STREAM_BUDGET, else every n-th so about
+    that many stream; --pos-sample wins, 1 streaming all 580k of 2,900 stores."""
+    assert NightOptions().pos_keep_every(POS_STREAM_BUDGET) == 1
+    assert NightOptions().pos_keep_every(POS_STREAM_BUDGET + 1) == 2
+    assert NightOptions().pos_keep_every(580_000) == 20
+    assert NightOptions(pos_sample=1.0).pos_keep_every(580_000) == 1
+    assert NightOptions(pos_sample=0.1).pos_keep_every(580_000) == 10
+    with pytest.raises(NightError, match=r"--pos-sample 0\.0 is not allowed"):
+        NightOptions(pos_sample=0.0)
