@@ -51,11 +51,39 @@ def test_a_wait_lasts_until_the_clock_has_moved_its_duration(cloud: LocalCloud) 
     assert _status(arn) == "RUNNING"  # and nobody acknowledged yet
 
 
+def _until_waiting(cloud: LocalCloud, timeout_s: float = 10.0) -> None:
+    """Until the execution's Wait has started (the engine has recorded its delay)."""
+    deadline = time.monotonic() + timeout_s
+    while not cloud.stepfunctions.wait_delays:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no Wait started in {timeout_s} s")
+        time.sleep(0.02)
+    time.sleep(0.05)  # the Wait takes its start time just after it is recorded
+
+
+def _until_the_token_is_sent(queue_name: str = "acks", timeout_s: float = 10.0) -> None:
+    """Until the task has sent its token (it waits from then on: its deadline counts from the
+    clock's time at that moment, so moving the clock before would not move the deadline)."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        if int(attributes["ApproximateNumberOfMessages"]) > 0:
+            time.sleep(0.2)  # the wait registers its deadline just after the send
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the task sent no token to {queue_name} in {timeout_s} s")
+
+
 def test_a_task_token_times_out_when_the_clock_passes_its_deadline(cloud: LocalCloud) -> None:
     sfn = boto3.client("stepfunctions")
     arn = start_execution(sfn, _machine(), {})
+    _until_waiting(cloud)  # the ten-minute Wait counts from the clock's time when it starts
     cloud.clock.advance(timedelta(minutes=10))
-    time.sleep(0.3)
+    _until_the_token_is_sent()
     assert _status(arn) == "RUNNING"
     cloud.clock.advance(timedelta(minutes=10, seconds=1))
     execution = wait_for_execution(sfn, arn, timeout_s=10)
