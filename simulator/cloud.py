@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 from unittest import mock
 
+import boto3
 from moto import mock_aws
 
 from simulator.assembly import CloudAssembly, read_assembly
@@ -239,6 +240,22 @@ class LocalCloud:
 
     def invoke(self, name: str, event: Any) -> InvocationResult:
         return self.runtime.invoke(self.function_named(name), event)
+
+
+def subscribe_inbox(topic_arn: str, queue_name: str, *, region_name: str | None = None) -> str:
+    """An SQS queue ``queue_name`` subscribed to ``topic_arn`` with raw delivery (the message as
+    published, its attributes as SQS message attributes): what a subscriber of the topic gets.
+    Returns the queue URL."""
+    sqs = boto3.client("sqs", region_name=region_name)
+    queue = str(sqs.create_queue(QueueName=queue_name)["QueueUrl"])
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    boto3.client("sns", region_name=region_name).subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return queue
 
 
 def glue_runner_for_tests() -> FakeGlueRunner:

@@ -768,10 +768,7 @@ class LambdaRuntime:
         ended = time.monotonic()
         duration_ms = (ended - call.started_at) * 1000 if call.started_at else 0.0
         if timed_out:
-            message = (
-                f"RequestId: {request_id} Error: Task timed out after "
-                f"{spec.timeout_seconds:.2f} seconds"
-            )
+            message = _timed_out_message(request_id, spec)
             error: tuple[str, str, tuple[str, ...]] | None = ("Sandbox.Timedout", message, ())
             log.write(f"{_iso_now()} {message}\n")
             duration_ms = spec.timeout_seconds * 1000
@@ -899,12 +896,15 @@ _POWERTOOLS_COLD_START_FLAGS = (
 )
 
 
+def _timed_out_message(request_id: str, spec: FunctionSpec) -> str:
+    """Lambda's message for an invocation that ran out of time."""
+    return f"RequestId: {request_id} Error: Task timed out after {spec.timeout_seconds:.2f} seconds"
+
+
 def _injected_timeout(spec: FunctionSpec, request_id: str) -> InvocationResult:
     """What Lambda reports for an invocation that ran out of time (a fault injected by the
     simulator: the handler is not run, so nothing it would have written exists)."""
-    message = (
-        f"RequestId: {request_id} Error: Task timed out after {spec.timeout_seconds:.2f} seconds"
-    )
+    message = _timed_out_message(request_id, spec)
     return InvocationResult(
         function_name=spec.name,
         request_id=request_id,

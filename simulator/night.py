@@ -39,7 +39,7 @@ from typing import Any, Final
 import boto3
 
 from simulator.accounting import Tally
-from simulator.cloud import LocalCloud
+from simulator.cloud import LocalCloud, subscribe_inbox
 from simulator.faults import FaultInjectingGlueRunner, FaultRegistry, SupplierStandIn
 from simulator.glue import FakeGlueRunner, GlueRunner, LocalSparkRunner
 from simulator.kinesis_shards import fast_kinesis_shards
@@ -347,7 +347,6 @@ class Night:
             {self.config.region or "af-south-1", self.config.cold_chain.telemetry_region}
         ):
             sns = self._client("sns", region_name=region)
-            sqs = self._client("sqs", region_name=region)
             for topic in sns.list_topics()["Topics"]:
                 arn = topic["TopicArn"]
                 tier = next(
@@ -360,15 +359,9 @@ class Night:
                 )
                 if tier is None or "Alert" not in arn:
                     continue
-                queue = sqs.create_queue(QueueName=f"night-inbox-{tier}-{len(inboxes)}")["QueueUrl"]
-                queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-                sns.subscribe(
-                    TopicArn=arn,
-                    Protocol="sqs",
-                    Endpoint=queue_arn["Attributes"]["QueueArn"],
-                    Attributes={"RawMessageDelivery": "true"},
+                inboxes[(region, tier)] = subscribe_inbox(
+                    arn, f"night-inbox-{tier}-{len(inboxes)}", region_name=region
                 )
-                inboxes[(region, tier)] = queue
         return inboxes
 
     def _seed_reference(self) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from glue_jobs.data_quality import dqdl, rules
 from simulator.assembly import CloudAssembly, read_assembly
-from simulator.cloud import LocalCloud
+from simulator.cloud import LocalCloud, subscribe_inbox
 from simulator.glue import FakeGlueRunner, GlueRunResult, job_args, load_job_module
 from stacks.analytics_stack import GLUE_JOBS_DIR, LAYOUT, RUN_ARGUMENTS
 from stacks.config import EnvironmentConfig, load_environment
@@ -817,14 +817,7 @@ def test_at_the_configured_time_the_workflow_crawls_cleans_merges_and_crawls(
     cloud, runner = local
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if "Critical" in t["TopicArn"])
-    inbox = sqs.create_queue(QueueName="critical-inbox")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=inbox_arn["Attributes"]["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
+    inbox = subscribe_inbox(topic, "critical-inbox")
     # 01:00 in Johannesburg is 23:00 UTC the evening before.
     firings = cloud.clock.advance_to(datetime(2026, 11, 27, 23, 5, tzinfo=UTC))
     (firing,) = [f for f in firings if f.target_arn.endswith("glue:startWorkflowRun")]

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from simulator.cloud import LocalCloud
+from simulator.cloud import LocalCloud, subscribe_inbox
 from simulator.glue import FakeGlueRunner
 from simulator.stepfunctions import wait_for_execution
 from symphony.generator import GenerateOptions, generate
@@ -50,21 +50,12 @@ def _physical(cloud: LocalCloud, stack: str, prefix: str, resource_type: str) ->
 
 
 def _inbox(tier: str) -> str:
-    sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic = next(
         t["TopicArn"]
-        for t in sns.list_topics()["Topics"]
+        for t in boto3.client("sns").list_topics()["Topics"]
         if f"{tier.capitalize()}Topic" in t["TopicArn"] and "Alerting" in t["TopicArn"]
     )
-    queue = sqs.create_queue(QueueName=f"{tier}-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=arn["Attributes"]["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return queue
+    return subscribe_inbox(topic, f"{tier}-inbox")
 
 
 def _messages(queue: str) -> list[str]:

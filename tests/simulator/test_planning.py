@@ -33,7 +33,7 @@ import boto3
 import pytest
 
 from simulator.assembly import read_assembly
-from simulator.cloud import LocalCloud, glue_runner_for_tests
+from simulator.cloud import LocalCloud, glue_runner_for_tests, subscribe_inbox
 from symphony.weather import outlook_key, synthetic_outlook
 from tests.infra.conftest import synthesize_environment
 from tests.planning_data import (
@@ -277,21 +277,6 @@ def _pause_flush() -> None:
     )
 
 
-def _inbox(tier: str, topic: str) -> str:
-    sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    url = sqs.create_queue(QueueName=f"{tier}-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
 @pytest.fixture(scope="module")
 def planning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planning]:
     out = tmp_path_factory.mktemp("cdk-dev-planning")
@@ -332,7 +317,7 @@ def planning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planning]:
             inventory=_physical(
                 cloud, "Symphony-dev-Data", "InventoryTable", "AWS::DynamoDB::Table"
             ),
-            inboxes={tier: _inbox(tier, arn) for tier, arn in topics.items()},
+            inboxes={tier: subscribe_inbox(arn, f"{tier}-inbox") for tier, arn in topics.items()},
             machines={
                 "month_end": next(arn for name, arn in machines.items() if "MonthEndClose" in name),
                 "seasonal": next(
