@@ -42,7 +42,7 @@ from simulator.accounting import Tally
 from simulator.cloud import LocalCloud, subscribe_inbox
 from simulator.faults import FaultInjectingGlueRunner, FaultRegistry, SupplierStandIn
 from simulator.glue import FakeGlueRunner, GlueRunner, LocalSparkRunner
-from simulator.kinesis_shards import fast_kinesis_shards
+from simulator.moto_at_scale import moto_at_scale
 from stacks.config import load_environment
 from symphony.contracts import pos_partition_key
 from symphony.generator import ANOMALIES, GenerateOptions, generate
@@ -293,7 +293,7 @@ class Night:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             generating = pool.submit(generate_day, self._generate_options(), self.work / "day")
             with (
-                fast_kinesis_shards(),
+                moto_at_scale(),
                 LocalCloud(glue_runner=self._runner(), start=start, work_dir=self.work) as cloud,
             ):
                 self.cloud = cloud

@@ -22,13 +22,18 @@ def stepfunctions() -> Any:
 
 
 def night_state(table_name: str, business_date: date) -> tuple[str | None, bool]:
-    """The night's status (None when the night was never opened) and whether its run started."""
+    """The night's status (None when the night was never opened) and whether its run started.
+
+    Only those two attributes are read: the night's item also lists every expected and
+    collected store (tens of kilobytes for a chain), and this runs once per store's marker."""
     item = (
         dynamodb()
         .Table(table_name)
         .get_item(
             Key={"business_date": business_date.isoformat(), "store_id": "#night"},
             ConsistentRead=True,
+            ProjectionExpression="#status, stages.night.started_at",
+            ExpressionAttributeNames={"#status": "status"},
         )
         .get("Item")
     )

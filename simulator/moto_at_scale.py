@@ -1,0 +1,228 @@
+"""moto at the scale of a chain's night: lookups that moto makes in O(size) made in O(1), so a
+night of 2,900 stores grows linearly. Nothing a client sees changes; only how long it takes.
+
+- **Kinesis shards.** moto keeps a shard's records in an ordered dict keyed by sequence number,
+  and finds the last sequence number by copying every key into a list (``put_record``: once per
+  record put) and the records after an iterator's position by walking the dict from its first
+  record (``get_records``: once per poll of the event source mapping and of Firehose). Both are
+  O(records in the shard), so a stream of n records costs O(n²): 58k POS records spent ~27 s in
+  ``get_max_sequence_number`` alone. The patched lookups give the same answers in O(1) (last and
+  first keys) and O(records returned) (``get_records``, when a shard's sequence numbers are
+  contiguous, as moto's ``put_record`` makes them; anything else falls back to moto's walk).
+- **DynamoDB transactions.** To roll back, moto's ``TransactWriteItems`` deep-copies every
+  table it writes, and once per *item* of the transaction, not once per table: a 100-item
+  transaction on the submissions table copied it 100 times, so open_collection's 29
+  transactions for 2,900 stores deep-copied ~4 million items (80 s), and every fridge reading
+  (watch_cold_chain writes its state in a transaction) copied the cold-chain table three times.
+  The patch keeps a copy of only the items the transaction names and, when moto refuses the
+  transaction, puts them back: O(items written). The conditions, the errors and what is written
+  are moto's own. (A table with a stream is still copied whole, once, so its stream records roll
+  back too.)
+- **DynamoDB projections.** moto answers a ``ProjectionExpression`` by converting the whole item
+  to plain JSON and picking the paths from it, once per path: restate_night reads two small
+  attributes of the night's item, which also lists every expected and collected store, once
+  per store's marker (20 ms each at 2,900 stores). The patch converts only the attributes the
+  paths start from; the answer is moto's own.
+
+:func:`moto_at_scale` applies them all for the duration of a block (the night's driver uses it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+from moto.kinesis.models import Shard
+
+
+def _max_sequence_number(shard: Any) -> int:
+    return next(reversed(shard.records)) if shard.records else 0
+
+
+def _min_sequence_number(shard: Any) -> int:
+    return next(iter(shard.records)) if shard.records else 0
+
+
+Page = tuple[list[Any], int, int]
+"""moto's ``Shard.get_records`` answer: records, the last sequence number, millis behind."""
+
+
+def _records_after(original: Callable[[Any, str, int | None], Page]) -> Callable[..., Page]:
+    def get_records(shard: Any, last_sequence_id: str, limit: int | None) -> Page:
+        records = shard.records
+        if not records:
+            return original(shard, last_sequence_id, limit)
+        first = next(iter(records))
+        last = next(reversed(records))
+        if last - first + 1 != len(records):  # not contiguous: moto's own walk
+            return original(shard, last_sequence_id, limit)
+        after = int(last_sequence_id)
+        start = max(after + 1, first)
+        stop = last if limit is None else min(last, start + limit - 1)
+        if start > stop:
+            return [], after, 0
+        results = [records[number] for number in range(start, stop + 1)]
+        behind = records[last].created_at - results[-1].created_at
+        return results, stop, int(behind * 1000)
+
+    return get_records
+
+
+@contextlib.contextmanager
+def _fast_kinesis_shards() -> Iterator[None]:
+    saved = {
+        name: Shard.__dict__[name]
+        for name in ("get_max_sequence_number", "get_min_sequence_number", "get_records")
+    }
+    Shard.get_max_sequence_number = _max_sequence_number  # type: ignore[method-assign,assignment]
+    Shard.get_min_sequence_number = _min_sequence_number  # type: ignore[method-assign,assignment]
+    Shard.get_records = _records_after(saved["get_records"])  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(Shard, name, function)
+
+
+_SNAPSHOTS = threading.local()
+"""What the current thread's transaction gives moto as each table's backup: id(table) -> it."""
+
+
+class _BackupModule:
+    """What moto's DynamoDB models module sees as ``copy`` while the patch is on: ``deepcopy``
+    of a table the current thread's transaction has a backup for answers that backup; anything
+    else is the real :mod:`copy`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        taken: dict[int, Any] | None = getattr(_SNAPSHOTS, "tables", None)
+        if taken is not None and id(value) in taken:
+            return taken[id(value)]
+        return copy.deepcopy(value, memo)
+
+
+Undo = tuple[Any, Any, Any, Any]
+"""(table, hash key, range key, the item before the transaction or None)."""
+
+
+def _key_of(table: Any, op: dict[str, Any]) -> dict[str, Any] | None:
+    if "Key" in op:
+        return dict(op["Key"])
+    item = op.get("Item") or {}
+    names = [name for name in (table.hash_key_attr, table.range_key_attr) if name]
+    return {name: item[name] for name in names} if all(name in item for name in names) else None
+
+
+def _put_back(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:
+    if range_key is None:
+        if before is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = before
+    elif before is None:
+        if hash_key in table.items:
+            table.items[hash_key].pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = before
+
+
+def _backup_what_is_written(original: Callable[..., None]) -> Callable[..., None]:
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups: dict[int, Any] = {}
+        undo: list[Undo] = []
+        for entry in transact_items[:100]:
+            for op in entry.values():
+                table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+                if table is None or backups.get(id(table), table) is not table:  # copied whole
+                    continue
+                if table.stream_shard is not None:  # moto's way, once: its stream rolls back too
+                    backups[id(table)] = copy.deepcopy(table)
+                    continue
+                key = _key_of(table, op)
+                try:
+                    hash_key, range_key = backend.get_keys_value(table, key or {})
+                except Exception:  # a malformed key: moto answers it, nothing was written
+                    continue
+                before = table.get_item(hash_key, range_key)
+                undo.append((table, hash_key, range_key, copy.deepcopy(before)))
+                backups[id(table)] = table  # moto's rollback puts the live table back: a no-op
+        _SNAPSHOTS.tables = backups
+        try:
+            original(backend, transact_items)
+        except Exception:
+            for table, hash_key, range_key, before in reversed(undo):
+                _put_back(table, hash_key, range_key, before)
+            raise
+        finally:
+            _SNAPSHOTS.tables = None
+
+    return transact_write_items
+
+
+@contextlib.contextmanager
+def _dynamodb_transactions_backup_items() -> Iterator[None]:
+    models: Any = importlib.import_module("moto.dynamodb.models")  # its `copy` is not exported
+    saved_method = DynamoDBBackend.__dict__["transact_write_items"]
+    saved_copy = models.copy
+    models.copy = _BackupModule()
+    DynamoDBBackend.transact_write_items = _backup_what_is_written(saved_method)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoDBBackend.transact_write_items = saved_method  # type: ignore[method-assign]
+        models.copy = saved_copy
+
+
+def _project(item: Any, projection_expressions: list[list[str]]) -> Any:
+    """moto's ``Item.project``, converting only the attributes a path starts from."""
+    from botocore.utils import merge_dicts
+    from moto.dynamodb.models.dynamo_type import Item, deserializer, serializer
+    from moto.dynamodb.models.utilities import find_nested_key
+
+    result: dict[str, Any] = {}
+    for expression in projection_expressions:
+        first = expression[0]
+        # the first path element names an attribute, maybe with list indexes ("a[1]")
+        names = {first, first.split("[", 1)[0]}
+        attributes = {
+            name: deserializer.deserialize(item.attrs[name].to_regular_json())
+            for name in names
+            if name in item.attrs
+        }
+        merge_dicts(result, find_nested_key(expression, attributes))
+    return Item(
+        hash_key=item.hash_key,
+        range_key=item.range_key,
+        attrs=serializer.serialize(result)["M"],
+    )
+
+
+@contextlib.contextmanager
+def _dynamodb_projections_read_what_they_name() -> Iterator[None]:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    saved = Item.__dict__["project"]
+    Item.project = _project  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Item.project = saved  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def moto_at_scale() -> Iterator[None]:
+    """The patches of the module docstring, for the duration of the block."""
+    with (
+        _fast_kinesis_shards(),
+        _dynamodb_transactions_backup_items(),
+        _dynamodb_projections_read_what_they_name(),
+    ):
+        yield

@@ -1,0 +1,219 @@
+"""simulator.moto_at_scale: the patched Kinesis shard lookups answer exactly as moto's own, in the
+stream a consumer reads through boto3 (iterators, limits, the end of the shard); DynamoDB
+transactions write, refuse and roll back exactly as moto's own while copying each table once;
+and the patches are gone after the block."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import boto3
+import moto.dynamodb.models
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend, Table
+from moto.kinesis.models import Shard
+
+from simulator.moto_at_scale import moto_at_scale
+
+
+def _read_all(kinesis: Any, stream: str, limit: int) -> list[tuple[str, bytes, str]]:
+    """(shard, data, sequence number) of every record, read page by page with ``limit``."""
+    seen: list[tuple[str, bytes, str]] = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=limit)
+            seen += [(shard["ShardId"], r["Data"], r["SequenceNumber"]) for r in page["Records"]]
+            if not page["Records"]:
+                break
+            iterator = page["NextShardIterator"]
+    return seen
+
+
+def _night_of_puts() -> dict[str, Any]:
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="af-south-1")
+        kinesis.create_stream(StreamName="pos", ShardCount=3)
+        put = [
+            kinesis.put_records(
+                StreamName="pos",
+                Records=[
+                    {"Data": f"{batch}-{n}".encode(), "PartitionKey": f"k{n % 7}"}
+                    for n in range(40)
+                ],
+            )["Records"]
+            for batch in range(3)
+        ]
+        after_first = kinesis.get_shard_iterator(
+            StreamName="pos",
+            ShardId="shardId-000000000000",
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            StartingSequenceNumber=put[0][0]["SequenceNumber"],
+        )["ShardIterator"]
+        return {
+            "sequence_numbers": [[r["SequenceNumber"] for r in batch] for batch in put],
+            "read_by_7": _read_all(kinesis, "pos", 7),
+            "read_by_1000": _read_all(kinesis, "pos", 1000),
+            "after_first": [
+                r["Data"] for r in kinesis.get_records(ShardIterator=after_first)["Records"]
+            ],
+            "shards": kinesis.list_shards(StreamName="pos")["Shards"],
+        }
+
+
+def test_the_patched_shards_answer_as_motos_own() -> None:
+    original = {name: Shard.__dict__[name] for name in ("get_records", "put_record")}
+    expected = _night_of_puts()
+    with moto_at_scale():
+        assert Shard.__dict__["get_records"] is not original["get_records"]
+        got = _night_of_puts()
+    assert got == expected
+    assert len(got["read_by_7"]) == 120
+    assert sorted(data for _, data, _ in got["read_by_1000"]) == sorted(
+        f"{b}-{n}".encode() for b in range(3) for n in range(40)
+    )
+    assert {name: Shard.__dict__[name] for name in original} == original  # patch removed
+
+
+def _transactions(*, stream: bool) -> dict[str, Any]:
+    """A committed transaction, then one refused by its last item's condition (rolled back):
+    it had created items, updated one in place and deleted one before it was refused."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="af-south-1")
+        client.create_table(
+            TableName="submissions",
+            KeySchema=[
+                {"AttributeName": "business_date", "KeyType": "HASH"},
+                {"AttributeName": "store_id", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "business_date", "AttributeType": "S"},
+                {"AttributeName": "store_id", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            **(
+                {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
+                if stream
+                else {}
+            ),
+        )
+
+        def key(store: str) -> dict[str, Any]:
+            return {"business_date": {"S": "2026-11-27"}, "store_id": {"S": store}}
+
+        def put(store: str) -> dict[str, Any]:
+            return {
+                "Put": {
+                    "TableName": "submissions",
+                    "Item": key(store) | {"status": {"S": "expected"}},
+                    "ConditionExpression": "attribute_not_exists(store_id)",
+                }
+            }
+
+        client.transact_write_items(TransactItems=[put(f"ZA-{n:04d}") for n in range(1, 41)])
+        refused_items = [put(f"ZA-{n:04d}") for n in range(41, 60)]
+        refused_items.append(
+            {
+                "Update": {
+                    "TableName": "submissions",
+                    "Key": key("ZA-0002"),
+                    "UpdateExpression": "SET #status = :late",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":late": {"S": "late"}},
+                }
+            }
+        )
+        refused_items.append({"Delete": {"TableName": "submissions", "Key": key("ZA-0003")}})
+        refused_items.append(put("ZA-0001"))
+        with pytest.raises(ClientError) as refused:
+            client.transact_write_items(TransactItems=refused_items)
+        items = client.scan(TableName="submissions")["Items"]
+        return {
+            "stores": sorted((item["store_id"]["S"], item["status"]["S"]) for item in items),
+            "code": refused.value.response["Error"]["Code"],
+            "reasons": [r["Code"] for r in refused.value.response["CancellationReasons"]],
+        }
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["table", "table with a stream"])
+def test_transactions_answer_as_motos_own_and_back_up_only_what_they_write(
+    monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    expected = _transactions(stream=stream)
+    # the refused transaction undone: no new store, ZA-0002 not updated, ZA-0003 still there
+    assert expected["stores"] == [(f"ZA-{n:04d}", "expected") for n in range(1, 41)]
+    assert expected["code"] == "TransactionCanceledException"
+    assert expected["reasons"] == ["None"] * 21 + ["ConditionalCheckFailed"]
+
+    copied: list[str] = []
+    real = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table):
+            copied.append(value.name)
+        return real(value, memo)
+
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    original_method = DynamoDBBackend.__dict__["transact_write_items"]
+    original_copy = moto.dynamodb.models.copy
+    with moto_at_scale():
+        got = _transactions(stream=stream)
+    assert got == expected
+    # moto alone copies the table once per item of each transaction (40 + 22 times)
+    assert copied == (["submissions", "submissions"] if stream else [])
+    assert DynamoDBBackend.__dict__["transact_write_items"] is original_method  # patch removed
+    assert moto.dynamodb.models.copy is original_copy
+
+
+_PROJECTIONS = (
+    "#status, stages.night.started_at",
+    "stages",
+    "missing[1], stages.night, expected",
+    "nothing_here, stages.none.started_at",
+    "collected",
+)
+
+
+def _projections() -> list[Any]:
+    with mock_aws():
+        table = boto3.resource("dynamodb", region_name="af-south-1").create_table(
+            TableName="night",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table.put_item(
+            Item={
+                "id": "#night",
+                "status": "preliminary",
+                "expected": 3,
+                "missing": ["ZA-0002", "ZA-0003"],
+                "collected": {"ZA-0001"},
+                "stages": {"night": {"started_at": "2026-11-28T00:00:00Z", "outcome": "ok"}},
+            }
+        )
+        names = {"ExpressionAttributeNames": {"#status": "status"}}
+        return [
+            table.get_item(
+                Key={"id": "#night"},
+                ProjectionExpression=projection,
+                **(names if "#" in projection else {}),
+            ).get("Item")
+            for projection in _PROJECTIONS
+        ]
+
+
+def test_projections_answer_as_motos_own() -> None:
+    expected = _projections()
+    assert expected[0] == {
+        "status": "preliminary",
+        "stages": {"night": {"started_at": "2026-11-28T00:00:00Z"}},
+    }
+    assert expected[2]["missing"] == ["ZA-0003"]
+    with moto_at_scale():
+        assert _projections() == expected
