@@ -217,3 +217,25 @@ def test_projections_answer_as_motos_own() -> None:
     assert expected[2]["missing"] == ["ZA-0003"]
     with moto_at_scale():
         assert _projections() == expected
+
+
+def test_request_routes_are_built_once_per_backend_and_route_alike() -> None:
+    from moto.core.base_backend import BaseBackend
+    from moto.s3.models import s3_backends
+
+    with mock_aws():
+        backend = s3_backends["123456789012"]["aws"]
+        routes = backend.urls
+        assert backend.urls is not routes  # moto builds them anew for every request
+        with moto_at_scale():
+            assert backend.urls == routes
+            assert backend.urls is backend.urls
+            s3 = boto3.client("s3", region_name="af-south-1")
+            s3.create_bucket(
+                Bucket="landing-zone",
+                CreateBucketConfiguration={"LocationConstraint": "af-south-1"},
+            )
+            s3.put_object(Bucket="landing-zone", Key="a/b.json", Body=b"{}")
+            assert s3.get_object(Bucket="landing-zone", Key="a/b.json")["Body"].read() == b"{}"
+        assert isinstance(BaseBackend.__dict__["urls"], property)
+        assert backend.urls is not backend.urls  # the patch is gone
