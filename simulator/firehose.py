@@ -86,6 +86,13 @@ class FirehoseArchiver:
     def __init__(self, region: str) -> None:
         self.region = region
         self.streams: dict[str, _DeliveryStream] = {}
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, service: str) -> Any:
+        """One boto3 client per service (making one costs ~10 ms; a night pumps at every step)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self.region)
+        return self._clients[service]
 
     def register(self, name: str, properties: dict[str, Any]) -> None:
         source = properties.get("KinesisStreamSourceConfiguration")
@@ -125,7 +132,7 @@ class FirehoseArchiver:
         return delivered
 
     def _pump_one(self, stream: _DeliveryStream, now: datetime) -> int:
-        kinesis = boto3.client("kinesis", region_name=self.region)
+        kinesis = self._client("kinesis")
         stream_name = stream.stream_arn.split("/")[-1]
         batches: dict[str, list[bytes]] = {}
         count = 0
@@ -152,7 +159,7 @@ class FirehoseArchiver:
                 if not response["Records"]:
                     break
                 iterator = response.get("NextShardIterator")
-        s3 = boto3.client("s3", region_name=self.region)
+        s3 = self._client("s3")
         for prefix, lines in batches.items():
             body = b"".join(lines)
             suffix = ".gz" if stream.gzip else ""
