@@ -79,19 +79,26 @@ def _records_after(original: Callable[[Any, str, int | None], Page]) -> Callable
 
 
 @contextlib.contextmanager
-def _fast_kinesis_shards() -> Iterator[None]:
-    saved = {
-        name: Shard.__dict__[name]
-        for name in ("get_max_sequence_number", "get_min_sequence_number", "get_records")
-    }
-    Shard.get_max_sequence_number = _max_sequence_number  # type: ignore[method-assign,assignment]
-    Shard.get_min_sequence_number = _min_sequence_number  # type: ignore[method-assign,assignment]
-    Shard.get_records = _records_after(saved["get_records"])  # type: ignore[method-assign]
+def _replaced(owner: Any, **replacements: Callable[[Any], Any]) -> Iterator[None]:
+    """``owner``'s attributes replaced for the block: each replacement is made from the
+    attribute it replaces (``lambda original: ...``), and the originals come back after."""
+    saved = {name: vars(owner)[name] for name in replacements}
+    for name, make in replacements.items():
+        setattr(owner, name, make(saved[name]))
     try:
         yield
     finally:
-        for name, function in saved.items():
-            setattr(Shard, name, function)
+        for name, original in saved.items():
+            setattr(owner, name, original)
+
+
+def _fast_kinesis_shards() -> contextlib.AbstractContextManager[None]:
+    return _replaced(
+        Shard,
+        get_max_sequence_number=lambda _: _max_sequence_number,
+        get_min_sequence_number=lambda _: _min_sequence_number,
+        get_records=_records_after,
+    )
 
 
 _SNAPSHOTS = threading.local()
@@ -174,16 +181,12 @@ def _backup_what_is_written(original: Callable[..., None]) -> Callable[..., None
 
 @contextlib.contextmanager
 def _dynamodb_transactions_backup_items() -> Iterator[None]:
-    models: Any = importlib.import_module("moto.dynamodb.models")  # its `copy` is not exported
-    saved_method = DynamoDBBackend.__dict__["transact_write_items"]
-    saved_copy = models.copy
-    models.copy = _BackupModule()
-    DynamoDBBackend.transact_write_items = _backup_what_is_written(saved_method)  # type: ignore[method-assign]
-    try:
+    models = importlib.import_module("moto.dynamodb.models")  # its `copy` is not exported
+    with (
+        _replaced(models, copy=lambda _: _BackupModule()),
+        _replaced(DynamoDBBackend, transact_write_items=_backup_what_is_written),
+    ):
         yield
-    finally:
-        DynamoDBBackend.transact_write_items = saved_method  # type: ignore[method-assign]
-        models.copy = saved_copy
 
 
 def _project(item: Any, projection_expressions: list[list[str]]) -> Any:
@@ -210,36 +213,28 @@ def _project(item: Any, projection_expressions: list[list[str]]) -> Any:
     )
 
 
-@contextlib.contextmanager
-def _dynamodb_projections_read_what_they_name() -> Iterator[None]:
+def _dynamodb_projections_read_what_they_name() -> contextlib.AbstractContextManager[None]:
     from moto.dynamodb.models.dynamo_type import Item
 
-    saved = Item.__dict__["project"]
-    Item.project = _project  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        Item.project = saved  # type: ignore[method-assign]
+    return _replaced(Item, project=lambda _: _project)
 
 
-@contextlib.contextmanager
-def _request_routes_built_once() -> Iterator[None]:
-    from moto.core.base_backend import BaseBackend
-
-    saved = BaseBackend.__dict__["urls"]
+def _built_once(original: property) -> property:
     built: dict[type, Any] = {}
 
     def urls(backend: Any) -> Any:
         routes = built.get(type(backend))
         if routes is None:
-            routes = built[type(backend)] = saved.fget(backend)
+            routes = built[type(backend)] = original.fget(backend)  # type: ignore[misc]
         return routes
 
-    BaseBackend.urls = property(urls)  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        BaseBackend.urls = saved  # type: ignore[method-assign]
+    return property(urls)
+
+
+def _request_routes_built_once() -> contextlib.AbstractContextManager[None]:
+    from moto.core.base_backend import BaseBackend
+
+    return _replaced(BaseBackend, urls=_built_once)
 
 
 @contextlib.contextmanager

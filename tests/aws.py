@@ -3,21 +3,23 @@ strings, buckets in the stores' region, a queue to read what was sent."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import boto3
 
 REGION: Final = "af-south-1"
 
 
-def create_table(name: str, partition: str, sort: str | None = None) -> None:
-    """An on-demand DynamoDB table keyed by ``partition`` (and ``sort``), both strings."""
+def create_table(name: str, partition: str, sort: str | None = None, **options: Any) -> None:
+    """An on-demand DynamoDB table keyed by ``partition`` (and ``sort``), both strings;
+    ``options`` go to ``create_table`` as they are (e.g. ``StreamSpecification``)."""
     keys = [(partition, "HASH")] + ([(sort, "RANGE")] if sort else [])
     boto3.client("dynamodb").create_table(
         TableName=name,
         KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
         AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
         BillingMode="PAY_PER_REQUEST",
+        **options,
     )
 
 

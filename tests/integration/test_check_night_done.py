@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from symphony.alerts import AlertRequest
 from symphony.night import Night, Stage
+from tests.aws import create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 ENVIRONMENT = {
@@ -37,25 +38,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, str]]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="submissions",
-            KeySchema=[
-                {"AttributeName": "business_date", "KeyType": "HASH"},
-                {"AttributeName": "store_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "business_date", "AttributeType": "S"},
-                {"AttributeName": "store_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName="idempotency",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table("submissions", "business_date", "store_id")
+        create_table("idempotency", "id")
         # The alert dispatcher's queue: the handler's alerts are AlertRequests there.
         url = boto3.client("sqs").create_queue(QueueName="alerts")["QueueUrl"]
         assert url == ENVIRONMENT["ALERT_QUEUE_URL"]

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.aws import create_table
 from tests.lambdas import FakeLambdaContext, load_lambda_module
 
 REGION = "af-south-1"
@@ -30,19 +31,7 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        dynamodb.create_table(
-            TableName="submissions",
-            KeySchema=[
-                {"AttributeName": "business_date", "KeyType": "HASH"},
-                {"AttributeName": "store_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "business_date", "AttributeType": "S"},
-                {"AttributeName": "store_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table("submissions", "business_date", "store_id")
         boto3.client("stepfunctions").create_state_machine(
             name="nightly",
             definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),

@@ -17,6 +17,7 @@ from moto.dynamodb.models import DynamoDBBackend, Table
 from moto.kinesis.models import Shard
 
 from simulator.moto_at_scale import moto_at_scale
+from tests.aws import REGION, create_table
 
 
 def _read_all(kinesis: Any, stream: str, limit: int) -> list[tuple[str, bytes, str]]:
@@ -84,23 +85,13 @@ def _transactions(*, stream: bool) -> dict[str, Any]:
     """A committed transaction, then one refused by its last item's condition (rolled back):
     it had created items, updated one in place and deleted one before it was refused."""
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="af-south-1")
-        client.create_table(
-            TableName="submissions",
-            KeySchema=[
-                {"AttributeName": "business_date", "KeyType": "HASH"},
-                {"AttributeName": "store_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "business_date", "AttributeType": "S"},
-                {"AttributeName": "store_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            **(
-                {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
-                if stream
-                else {}
-            ),
+        client = boto3.client("dynamodb", region_name=REGION)
+        stream_option = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+        create_table(
+            "submissions",
+            "business_date",
+            "store_id",
+            **({"StreamSpecification": stream_option} if stream else {}),
         )
 
         def key(store: str) -> dict[str, Any]:
@@ -144,6 +135,7 @@ def _transactions(*, stream: bool) -> dict[str, Any]:
 def test_transactions_answer_as_motos_own_and_back_up_only_what_they_write(
     monkeypatch: pytest.MonkeyPatch, stream: bool
 ) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     expected = _transactions(stream=stream)
     # the refused transaction undone: no new store, ZA-0002 not updated, ZA-0003 still there
     assert expected["stores"] == [(f"ZA-{n:04d}", "expected") for n in range(1, 41)]
