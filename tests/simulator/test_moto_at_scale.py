@@ -6,6 +6,8 @@ and the patches are gone after the block."""
 from __future__ import annotations
 
 import copy
+import json
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -16,6 +18,7 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend, Table
 from moto.kinesis.models import Shard
 
+import simulator.moto_at_scale as moto_at_scale_module
 from simulator.moto_at_scale import moto_at_scale
 from tests.aws import REGION, create_table
 
@@ -231,3 +234,70 @@ def test_request_routes_are_built_once_per_backend_and_route_alike() -> None:
             assert s3.get_object(Bucket="landing-zone", Key="a/b.json")["Body"].read() == b"{}"
         assert isinstance(BaseBackend.__dict__["urls"], property)
         assert backend.urls is not backend.urls  # the patch is gone
+
+
+def _item_reads() -> list[Any]:
+    """What boto3 parses from moto's answers to the item reads, metadata left out."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="baselines",
+            KeySchema=[
+                {"AttributeName": "store_id", "KeyType": "HASH"},
+                {"AttributeName": "category", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "store_id", "AttributeType": "S"},
+                {"AttributeName": "category", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in range(5):
+            client.put_item(
+                TableName="baselines",
+                Item={
+                    "store_id": {"S": "ZA-0001"},
+                    "category": {"S": f"c{n}"},
+                    "median": {"N": f"{n}.5"},
+                    "raw": {"B": bytes([n, 255])},
+                    "tags": {"SS": ["a", "b"]},
+                    "nested": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}]}}},
+                },
+            )
+        key = {"store_id": {"S": "ZA-0001"}, "category": {"S": "c1"}}
+        answers = [
+            client.get_item(TableName="baselines", Key=key),
+            client.get_item(TableName="baselines", Key={**key, "category": {"S": "none"}}),
+            client.scan(TableName="baselines", Limit=2),
+            client.scan(TableName="baselines", Select="COUNT"),
+            client.query(
+                TableName="baselines",
+                KeyConditionExpression="store_id = :s",
+                ExpressionAttributeValues={":s": {"S": "ZA-0001"}},
+                ProjectionExpression="median, #raw",
+                ExpressionAttributeNames={"#raw": "raw"},
+            ),
+            client.batch_get_item(RequestItems={"baselines": {"Keys": [key]}}),
+            client.delete_item(TableName="baselines", Key=key, ReturnValues="ALL_OLD"),
+        ]
+        for answer in answers:
+            answer.pop("ResponseMetadata")
+        return answers
+
+
+def test_item_reads_answer_as_motos_serializer(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _item_reads()
+    assert expected[0]["Item"]["raw"] == {"B": bytes([1, 255])}
+    assert "Item" not in expected[1]
+    assert expected[2]["Count"] == 2
+    assert "LastEvaluatedKey" in expected[2]
+    written: list[str] = []
+
+    def dumps(value: Any, **options: Any) -> str:
+        written.append(json.dumps(value, **options))
+        return written[-1]
+
+    monkeypatch.setattr(moto_at_scale_module, "json", SimpleNamespace(dumps=dumps))
+    with moto_at_scale():
+        assert _item_reads() == expected
+    assert len(written) == 6  # the six reads answered as JSON; the delete by moto's serializer
