@@ -301,3 +301,50 @@ def test_item_reads_answer_as_motos_serializer(monkeypatch: pytest.MonkeyPatch) 
     with moto_at_scale():
         assert _item_reads() == expected
     assert len(written) == 6  # the six reads answered as JSON; the delete by moto's serializer
+
+
+def _transformed(events: int) -> list[Any]:
+    """What an SQS target of an input-transforming rule receives for ``events`` events."""
+    with mock_aws():
+        bus = boto3.client("events", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="prices")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        bus.put_rule(Name="published", EventPattern=json.dumps({"source": ["symphony.prices"]}))
+        bus.put_targets(
+            Rule="published",
+            Targets=[
+                {
+                    "Id": "q",
+                    "Arn": arn["Attributes"]["QueueArn"],
+                    "InputTransformer": {
+                        "InputPathsMap": {"store": "$.detail.store_id", "n": "$.detail.n"},
+                        "InputTemplate": '{"store": "<store>", "n": <n>}',
+                    },
+                }
+            ],
+        )
+        for n in range(events):
+            bus.put_events(
+                Entries=[
+                    {
+                        "Source": "symphony.prices",
+                        "DetailType": "PricesPublished",
+                        "Detail": json.dumps({"store_id": f"ZA-{n:04d}", "n": n}),
+                    }
+                ]
+            )
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        return sorted((json.loads(m["Body"]) for m in got), key=lambda body: str(body))
+
+
+def test_input_paths_are_parsed_once_and_transform_alike() -> None:
+    import jsonpath_ng.ext
+
+    expected = _transformed(3)
+    assert expected == [{"store": f"ZA-{n:04d}", "n": n} for n in range(3)]
+    original = jsonpath_ng.ext.parse
+    with moto_at_scale():
+        assert _transformed(3) == expected
+        assert jsonpath_ng.ext.parse("$.detail.n") is jsonpath_ng.ext.parse("$.detail.n")
+    assert jsonpath_ng.ext.parse is original
