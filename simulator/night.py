@@ -43,6 +43,7 @@ from simulator.cloud import LocalCloud, subscribe_inbox
 from simulator.faults import FaultInjectingGlueRunner, FaultRegistry, SupplierStandIn
 from simulator.glue import FakeGlueRunner, GlueRunner, LocalSparkRunner
 from simulator.moto_at_scale import moto_at_scale
+from simulator.stepfunctions import ExecutionTimeout, wait_for_execution
 from stacks.config import load_environment
 from symphony.contracts import pos_partition_key
 from symphony.generator import ANOMALIES, GenerateOptions, generate
@@ -733,17 +734,11 @@ def generate_day(options: GenerateOptions, out: Path) -> dict[str, Any]:
 
 
 def _wait(client: Any, arn: str, *, timeout_s: float) -> dict[str, Any]:
-    """The execution's description once it left RUNNING (or at the deadline). Polled at a
-    growing interval (5 ms to 0.25 s): every poll takes the interpreter from the threads running
-    the execution, and the nightly run of 2,900 stores runs for a minute or more."""
-    deadline = time.monotonic() + timeout_s
-    pause = 0.005
-    while True:
-        described: dict[str, Any] = client.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING" or time.monotonic() > deadline:
-            return described
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.25)
+    """The execution's description once it left RUNNING, or at the deadline (running)."""
+    try:
+        return wait_for_execution(client, arn, timeout_s=timeout_s)
+    except ExecutionTimeout as running:
+        return running.description
 
 
 def run_night(

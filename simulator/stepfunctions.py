@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from simulator.glue import GlueJobNotFound, GlueJobRegistry
 from symphony.asl import PLACEHOLDER
@@ -122,25 +122,39 @@ def start_execution(sfn_client: Any, state_machine_arn: str, input: Any = None) 
 
 
 class ExecutionTimeout(TimeoutError):
-    """An execution was still running when the wait ended."""
+    """An execution was still running when the wait ended; ``description`` is its last
+    ``describe_execution`` answer."""
+
+    def __init__(self, message: str, description: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.description = description
+
+
+FIRST_POLL_S: Final = 0.005
 
 
 def wait_for_execution(
-    sfn_client: Any, arn: str, timeout_s: float = 30.0, *, poll_s: float = 0.02
+    sfn_client: Any, arn: str, timeout_s: float = 30.0, *, poll_s: float = 0.25
 ) -> dict[str, Any]:
     """Poll ``describe_execution`` until the execution leaves RUNNING; the description.
 
-    moto runs executions in a background thread. Raises :class:`ExecutionTimeout` after
-    ``timeout_s`` seconds (real time).
+    moto runs executions in a background thread. The polls start 5 ms apart and back off to
+    ``poll_s``: each poll takes the interpreter from the threads running the execution (polling
+    every 20 ms slowed a 2,900-store nightly run from 57 s to 80 s). Raises
+    :class:`ExecutionTimeout` after ``timeout_s`` seconds (real time); 0 describes it once.
     """
     deadline = time.monotonic() + timeout_s
+    pause = min(FIRST_POLL_S, poll_s)
     while True:
         description: dict[str, Any] = sfn_client.describe_execution(executionArn=arn)
         if description["status"] != "RUNNING":
             return description
         if time.monotonic() >= deadline:
-            raise ExecutionTimeout(f"execution {arn} still RUNNING after {timeout_s} s")
-        time.sleep(poll_s)
+            raise ExecutionTimeout(
+                f"execution {arn} still RUNNING after {timeout_s} s", description
+            )
+        time.sleep(pause)
+        pause = min(pause * 1.5, poll_s)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from moto.kinesis.models import Shard
 
 import simulator.moto_at_scale as moto_at_scale_module
 from simulator.moto_at_scale import moto_at_scale
-from tests.aws import REGION, create_table
+from tests.aws import REGION, create_queue, create_table
 
 
 def _read_all(kinesis: Any, stream: str, limit: int) -> list[tuple[str, bytes, str]]:
@@ -240,18 +240,7 @@ def _item_reads() -> list[Any]:
     """What boto3 parses from moto's answers to the item reads, metadata left out."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName="baselines",
-            KeySchema=[
-                {"AttributeName": "store_id", "KeyType": "HASH"},
-                {"AttributeName": "category", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "store_id", "AttributeType": "S"},
-                {"AttributeName": "category", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table("baselines", "store_id", "category")
         for n in range(5):
             client.put_item(
                 TableName="baselines",
@@ -286,6 +275,7 @@ def _item_reads() -> list[Any]:
 
 
 def test_item_reads_answer_as_motos_serializer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     expected = _item_reads()
     assert expected[0]["Item"]["raw"] == {"B": bytes([1, 255])}
     assert "Item" not in expected[1]
@@ -308,15 +298,14 @@ def _transformed(events: int) -> list[Any]:
     with mock_aws():
         bus = boto3.client("events", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
-        url = sqs.create_queue(QueueName="prices")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        url, arn = create_queue("prices")
         bus.put_rule(Name="published", EventPattern=json.dumps({"source": ["symphony.prices"]}))
         bus.put_targets(
             Rule="published",
             Targets=[
                 {
                     "Id": "q",
-                    "Arn": arn["Attributes"]["QueueArn"],
+                    "Arn": arn,
                     "InputTransformer": {
                         "InputPathsMap": {"store": "$.detail.store_id", "n": "$.detail.n"},
                         "InputTemplate": '{"store": "<store>", "n": <n>}',
@@ -338,9 +327,10 @@ def _transformed(events: int) -> list[Any]:
         return sorted((json.loads(m["Body"]) for m in got), key=lambda body: str(body))
 
 
-def test_input_paths_are_parsed_once_and_transform_alike() -> None:
+def test_input_paths_are_parsed_once_and_transform_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     import jsonpath_ng.ext
 
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     expected = _transformed(3)
     assert expected == [{"store": f"ZA-{n:04d}", "n": n} for n in range(3)]
     original = jsonpath_ng.ext.parse

@@ -30,6 +30,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wai
 from simulator.glue import FakeGlueRunner, GlueJobRegistry, LocalSparkRunner
 from simulator.stepfunctions import (
     DefinitionError,
+    ExecutionTimeout,
     PatchesAlreadyInstalled,
     StepFunctionsPatches,
     install_stepfunctions_patches,
@@ -468,3 +469,28 @@ def test_tolerated_failure_rule() -> None:
     assert not exceeded(2, count=2)
     assert exceeded(3, count=2)
     assert exceeded(3, count=2, percentage=50.0)  # either threshold set and exceeded
+
+
+class _Described:
+    """A stand-in Step Functions client: RUNNING ``running`` times, then SUCCEEDED."""
+
+    def __init__(self, running: int) -> None:
+        self.running = running
+        self.calls = 0
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803 (boto3's)
+        self.calls += 1
+        done = self.calls > self.running
+        return {"executionArn": executionArn, "status": "SUCCEEDED" if done else "RUNNING"}
+
+
+def test_wait_for_execution_polls_until_the_end_and_says_what_still_runs() -> None:
+    client = _Described(running=4)
+    assert wait_for_execution(client, "arn:x", timeout_s=5)["status"] == "SUCCEEDED"
+    assert client.calls == 5
+
+    still = _Described(running=10**6)
+    with pytest.raises(ExecutionTimeout) as timeout:
+        wait_for_execution(still, "arn:x", timeout_s=0)
+    assert still.calls == 1  # a zero timeout describes it once
+    assert timeout.value.description == {"executionArn": "arn:x", "status": "RUNNING"}
