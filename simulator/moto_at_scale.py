@@ -27,7 +27,22 @@ night of 2,900 stores grows linearly. Nothing a client sees changes; only how lo
   (``BaseBackend.urls``), and S3's re-imports ``moto.s3.urls`` to do it (``importlib.reload``,
   under the import lock): a few hundred microseconds a call, on ~70,000 calls a night. The
   patch builds each backend class's table once per block (the environment variables S3's
-  reload looks for do not change during a night).
+  reload looks for do not change during a night). And to find the action's method, moto lists
+  the handler class's functions with ``inspect.getmembers`` on every request (~80 µs); the
+  patch lists each class's once.
+- **Backend lookups.** Every ``backends[account][region]`` (a request makes several: its
+  service's, IAM's to mark the access key used) takes moto's global backend lock and looks
+  for its ``BackendDict`` in the list of registered ones with ``==`` (a Python ``__eq__`` per
+  service used). With a Distributed Map's batches and a handler's worker threads calling at
+  once, the threads queue on that lock (77% of check_submissions' conditional updates was
+  spent there). The patch answers from the dict itself when the account is already in it
+  (moto registers a ``BackendDict`` when it adds an account to it, and its reset clears both),
+  and calls moto's own code, lock and all, only to add one.
+- **S3 listings.** moto lists a prefix by reading the latest version of *every* key in the
+  bucket (a Python ``__getitem__`` each) and keeping those under the prefix: collect_stores
+  lists each store's raw prefix, so the 02:00 run read the raw bucket's ~9,000 keys 2,900
+  times. The patch hands moto's own ``list_objects`` only the keys whose names start with the
+  prefix (the same snapshot of names moto takes); ``list_objects_v2`` goes through it too.
 - **DynamoDB answers.** moto serializes every answer attribute by attribute against the
   operation's output shape, in Python: detect_fraud's scan of ~43,000 fraud baselines at its
   cold start, load_reference's and the handlers' reads. The items of ``GetItem``, ``Query``,
@@ -252,6 +267,58 @@ def _request_routes_built_once() -> contextlib.AbstractContextManager[None]:
     return _replaced(BaseBackend, urls=_built_once)
 
 
+def _found_without_the_lock(original: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+    def create_account_specific_backend(backends: Any, account_id: str) -> None:
+        # moto adds an account's backend and registers its BackendDict together, and its reset
+        # clears both: a BackendDict that holds the account is registered.
+        if not dict.__contains__(backends, account_id):
+            original(backends, account_id)
+
+    return create_account_specific_backend
+
+
+def _backends_found_without_the_lock() -> contextlib.AbstractContextManager[None]:
+    from moto.core.base_backend import BackendDict
+
+    return _replaced(BackendDict, _create_account_specific_backend=_found_without_the_lock)
+
+
+class _KeysUnder:
+    """What moto's ``list_objects`` reads of a bucket, its ``keys`` (name -> latest version),
+    cut to the names under ``prefix``."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, bucket: Any, prefix: str) -> None:
+        versions = dict(bucket.keys)  # a snapshot of name -> versions, as moto's items() takes
+        self.keys = {name: versions[name][-1] for name in versions if name.startswith(prefix)}
+
+
+def _listed_from_the_prefix(original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.s3.models import FakeTableStorageBucket
+
+    def list_objects(
+        backend: Any, bucket: Any, prefix: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
+        if not prefix or isinstance(bucket, FakeTableStorageBucket):
+            return original(backend, bucket, prefix, *args, **kwargs)
+        return original(backend, _KeysUnder(bucket, prefix), prefix, *args, **kwargs)
+
+    return list_objects
+
+
+def _s3_listings_read_only_their_prefix() -> contextlib.AbstractContextManager[None]:
+    from moto.s3.models import S3Backend
+
+    return _replaced(S3Backend, list_objects=_listed_from_the_prefix)
+
+
+def _method_names_listed_once() -> contextlib.AbstractContextManager[None]:
+    import moto.core.responses
+
+    return _replaced(moto.core.responses, method_names_from_class=functools.cache)
+
+
 _ITEM_READS: Final = frozenset({"GetItem", "Query", "Scan", "BatchGetItem"})
 """DynamoDB operations whose answers moto hands over already in DynamoDB's wire format."""
 
@@ -304,6 +371,9 @@ def moto_at_scale() -> Iterator[None]:
         _dynamodb_transactions_backup_items(),
         _dynamodb_projections_read_what_they_name(),
         _request_routes_built_once(),
+        _backends_found_without_the_lock(),
+        _s3_listings_read_only_their_prefix(),
+        _method_names_listed_once(),
         _item_reads_answered_as_json(),
         _input_paths_parsed_once(),
     ):

@@ -338,3 +338,114 @@ def test_input_paths_are_parsed_once_and_transform_alike(monkeypatch: pytest.Mon
         assert _transformed(3) == expected
         assert jsonpath_ng.ext.parse("$.detail.n") is jsonpath_ng.ext.parse("$.detail.n")
     assert jsonpath_ng.ext.parse is original
+
+
+def test_backend_lookups_skip_motos_lock_once_the_account_is_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import moto.core.base_backend as base
+    from moto.s3.models import s3_backends
+
+    taken: list[str] = []
+
+    class CountingLock:
+        def __enter__(self) -> None:
+            taken.append("lock")
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr(base, "backend_lock", CountingLock())
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with moto_at_scale():
+        with mock_aws():
+            s3 = boto3.client("s3", region_name=REGION)
+            s3.create_bucket(
+                Bucket="kept", CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+            s3.head_bucket(Bucket="kept")  # moto makes IAM's other partitions on a second request
+            assert any(found is s3_backends for found in base.BackendDict._instances)
+            taken.clear()
+            assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["kept"]
+            assert taken == []  # every backend the request looked up was already there
+        with mock_aws():  # moto's reset cleared the account: it is made (and locked) again
+            s3 = boto3.client("s3", region_name=REGION)
+            assert s3.list_buckets()["Buckets"] == []
+            assert taken
+    assert base.BackendDict.__dict__["_create_account_specific_backend"].__name__ == (
+        "_create_account_specific_backend"
+    )
+
+
+def _listings() -> dict[str, Any]:
+    """What boto3 parses from moto's answers to listings of a versioned bucket, by prefix,
+    delimiter and page (metadata and times left out)."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="raw", CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket="raw", VersioningConfiguration={"Status": "Enabled"})
+        for store in ("ZA-0001", "ZA-0002", "ZA-0010"):
+            for name in ("sales.jsonl", "_manifest.json", "extra/old.jsonl"):
+                key = f"raw/sales/date=2026-11-27/store={store}/{name}"
+                s3.put_object(Bucket="raw", Key=key, Body=f"{store} {name}".encode())
+        s3.put_object(Bucket="raw", Key="raw/sales/date=2026-11-27/store=ZA-0001/sales.jsonl")
+        s3.delete_object(Bucket="raw", Key="raw/sales/date=2026-11-27/store=ZA-0002/sales.jsonl")
+        s3.put_object(Bucket="raw", Key="other/x.json", Body=b"{}")
+        answers: dict[str, Any] = {}
+        store = "raw/sales/date=2026-11-27/store=ZA-000"
+        for prefix in ("", store, f"{store}1/", "raw/sales/", "nothing/"):
+            for delimiter in ("", "/"):
+                arguments = {"Bucket": "raw", "Prefix": prefix} | (
+                    {"Delimiter": delimiter} if delimiter else {}
+                )
+                label = f"{prefix}|{delimiter}"
+                answers[f"v2 {label}"] = s3.list_objects_v2(**arguments)
+                answers[f"v1 {label}"] = s3.list_objects(**arguments)
+                first = answers[f"v2 page 1 {label}"] = s3.list_objects_v2(**arguments, MaxKeys=2)
+                if first.get("NextContinuationToken"):
+                    answers[f"v2 page 2 {label}"] = s3.list_objects_v2(
+                        **arguments, MaxKeys=2, ContinuationToken=first["NextContinuationToken"]
+                    )
+                answers[f"v2 after {label}"] = s3.list_objects_v2(
+                    **arguments, StartAfter=f"{store}1/z"
+                )
+                answers[f"v1 marker {label}"] = s3.list_objects(
+                    **arguments, MaxKeys=2, Marker=f"{store}1/"
+                )
+        for answer in answers.values():
+            answer.pop("ResponseMetadata")
+            for entry in answer.get("Contents", []):
+                entry.pop("LastModified")
+        return answers
+
+
+def test_listings_answer_as_motos_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.s3.models import S3Backend
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    expected = _listings()
+    store = "raw/sales/date=2026-11-27/store=ZA-000"
+    assert [entry["Key"] for entry in expected[f"v2 {store}1/|"]["Contents"]] == [
+        f"{store}1/_manifest.json",
+        f"{store}1/extra/old.jsonl",
+        f"{store}1/sales.jsonl",
+    ]
+    assert expected[f"v2 {store}|/"]["CommonPrefixes"] == [
+        {"Prefix": f"{store}1/"},
+        {"Prefix": f"{store}2/"},
+    ]
+    assert "v2 page 2 |" in expected
+    original = S3Backend.list_objects
+    cut: list[str] = []
+
+    class KeysUnder(moto_at_scale_module._KeysUnder):
+        def __init__(self, bucket: Any, prefix: str) -> None:
+            super().__init__(bucket, prefix)
+            cut.append(prefix)
+
+    monkeypatch.setattr(moto_at_scale_module, "_KeysUnder", KeysUnder)
+    with moto_at_scale():
+        assert S3Backend.list_objects is not original
+        assert _listings() == expected
+    assert set(cut) == {store, f"{store}1/", "raw/sales/", "nothing/"}  # not the empty prefix
+    assert S3Backend.list_objects is original
