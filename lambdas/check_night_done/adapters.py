@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from symphony import night_table
 from symphony.alerts import AlertRequest
 from symphony.night import Night
+from symphony.tables import cached_table
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 CLAIM_KEPT: Final = timedelta(days=30)
@@ -31,13 +32,13 @@ def sqs() -> Any:
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    return night_table.read_night(dynamodb().Table(table_name), business_date)
+    return night_table.read_night(cached_table(dynamodb(), table_name), business_date)
 
 
 def claim(table_name: str, claim_id: str, now: datetime) -> ClaimState:
     """Claim the night's alert: ``claimed`` (ours to send), ``pending`` (claimed earlier, its
     sending not confirmed: send again) or ``sent`` (nothing to do)."""
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     try:
         table.put_item(
             Item={
@@ -57,7 +58,7 @@ def claim(table_name: str, claim_id: str, now: datetime) -> ClaimState:
 
 
 def mark_sent(table_name: str, claim_id: str, now: datetime) -> None:
-    dynamodb().Table(table_name).update_item(
+    cached_table(dynamodb(), table_name).update_item(
         Key={"id": claim_id},
         UpdateExpression="SET #status = :sent, sent_at = :now",
         ExpressionAttributeNames={"#status": "status"},

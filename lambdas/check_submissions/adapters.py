@@ -25,6 +25,7 @@ from symphony.night import (
     store_key,
 )
 from symphony.night_table import error_code
+from symphony.tables import cached_table
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
 LIST_PAGE_SIZE: Final = 1000
@@ -96,7 +97,7 @@ def write_batches(bucket: str, key: str, batches: Sequence[Batch]) -> None:
 
 def store_statuses(table_name: str, business_date: date) -> dict[str, str | None]:
     """Each store item's ``status`` for ``business_date`` (the night's item left out)."""
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     arguments: dict[str, Any] = {
         "KeyConditionExpression": "business_date = :date",
         "ProjectionExpression": "store_id, #status",
@@ -151,18 +152,20 @@ def mark_submitted(
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    return night_table.read_night(dynamodb().Table(table_name), business_date)
+    return night_table.read_night(cached_table(dynamodb(), table_name), business_date)
 
 
 def save_night(
     table_name: str, night: Night, fields: Sequence[str], expected_version: int | None
 ) -> bool:
     """:func:`symphony.night_table.save_night` on ``table_name``."""
-    return night_table.save_night(dynamodb().Table(table_name), night, fields, expected_version)
+    return night_table.save_night(
+        cached_table(dynamodb(), table_name), night, fields, expected_version
+    )
 
 
 def clear_outbox(table_name: str, business_date: date, entry_id: str) -> None:
-    night_table.clear_outbox(dynamodb().Table(table_name), business_date, entry_id)
+    night_table.clear_outbox(cached_table(dynamodb(), table_name), business_date, entry_id)
 
 
 # --- alerts --------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from boto3.dynamodb.conditions import Key
 
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Store
+from symphony.tables import cached_table
 
 
 @cache
@@ -92,7 +93,7 @@ class StoreMaster:
         if self._stores is not None and now - self._stores[0] < self.ttl_seconds:
             return self._stores[1]
         stores = []
-        table = dynamodb().Table(self.table_name)
+        table = cached_table(dynamodb(), self.table_name)
         arguments: dict[str, Any] = {"KeyConditionExpression": Key("kind").eq("store")}
         while True:
             page = table.query(**arguments)

@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from symphony.night import night_key, store_key
+from symphony.tables import cached_table
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 STORE_PROBLEM_CODES: Final = frozenset({"NoSuchKey", "InvalidObjectState"})
@@ -123,7 +124,7 @@ def sync_raw(
 def record_collected(
     table_name: str, business_date: date, store_id: str, rows: int, files: int, now: str
 ) -> None:
-    dynamodb().Table(table_name).update_item(
+    cached_table(dynamodb(), table_name).update_item(
         Key=store_key(business_date, store_id),
         UpdateExpression=(
             "SET #status = :collected, #rows = :rows, #files = :files, collected_at = :now, "
@@ -143,7 +144,7 @@ def record_collected(
 def record_failed(
     table_name: str, business_date: date, store_id: str, error: str, now: str
 ) -> None:
-    dynamodb().Table(table_name).update_item(
+    cached_table(dynamodb(), table_name).update_item(
         Key=store_key(business_date, store_id),
         UpdateExpression=(
             "SET #status = :failed, #error = :error, checked_at = :now "
@@ -207,7 +208,7 @@ def _update_night(
     values: dict[str, Any],
     now: str,
 ) -> None:
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     arguments = {
         "Key": night_key(business_date),
         "UpdateExpression": expression,

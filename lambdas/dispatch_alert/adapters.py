@@ -26,6 +26,8 @@ from typing import Any, Final
 import boto3
 from botocore.exceptions import ClientError
 
+from symphony.tables import cached_table
+
 RESEND_AFTER_SECONDS: Final = 120
 REQUEST_MEMORY_SECONDS: Final = 7 * 24 * 3600
 """How long a request id is remembered (redeliveries come within the queue's retention)."""
@@ -230,7 +232,7 @@ def due(table: str, now: float) -> Iterator[str]:
         "ExpressionAttributeValues": {":due": DUE, ":now": _number(now)},
     }
     while True:
-        page = dynamodb().Table(table).query(**query)
+        page = cached_table(dynamodb(), table).query(**query)
         for item in page.get("Items", []):
             yield str(item["pk"])
         if "LastEvaluatedKey" not in page:
@@ -242,7 +244,11 @@ def claim_window(table: str, pk: str, now: float) -> Pending | None:
     """Close a due window: delete it and put its members in an outbox item, in one transaction.
     None if it is gone or not due (another flush took it)."""
     for _ in range(5):
-        item = dynamodb().Table(table).get_item(Key={"pk": pk}, ConsistentRead=True).get("Item")
+        item = (
+            cached_table(dynamodb(), table)
+            .get_item(Key={"pk": pk}, ConsistentRead=True)
+            .get("Item")
+        )
         if item is None:
             return None
         window = Pending.from_item(item)
@@ -288,14 +294,14 @@ def claim_window(table: str, pk: str, now: float) -> Pending | None:
 def claim_outbox(table: str, pk: str, now: float) -> Pending | None:
     """Take an outbox item whose sender died (due again): push its ``due_at`` on, if no one
     else did, and return it whole; None if it is gone, not due, or taken."""
-    item = dynamodb().Table(table).get_item(Key={"pk": pk}, ConsistentRead=True).get("Item")
+    item = cached_table(dynamodb(), table).get_item(Key={"pk": pk}, ConsistentRead=True).get("Item")
     if item is None:
         return None
     pending = Pending.from_item(item)
     if pending.due_at > now:
         return None
     try:
-        dynamodb().Table(table).update_item(
+        cached_table(dynamodb(), table).update_item(
             Key={"pk": pk},
             UpdateExpression="SET due_at = :next",
             ConditionExpression="due_at = :seen",
@@ -312,19 +318,23 @@ def claim_outbox(table: str, pk: str, now: float) -> Pending | None:
 
 
 def done(table: str, pk: str) -> None:
-    dynamodb().Table(table).delete_item(Key={"pk": pk})
+    cached_table(dynamodb(), table).delete_item(Key={"pk": pk})
 
 
 def claim_sms_slot(table: str, slot_keys: Sequence[str], claimant: str, now: float) -> bool:
     """One of the person's slots for ``claimant`` (a slot is free an hour after its use); True
     too if ``claimant`` holds one already (a resend)."""
     for key in slot_keys:
-        item = dynamodb().Table(table).get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        item = (
+            cached_table(dynamodb(), table)
+            .get_item(Key={"pk": key}, ConsistentRead=True)
+            .get("Item")
+        )
         if item is not None and item.get("claimant") == claimant:
             return True
     for key in slot_keys:
         try:
-            dynamodb().Table(table).put_item(
+            cached_table(dynamodb(), table).put_item(
                 Item={
                     "pk": key,
                     "claimant": claimant,

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Store
+from symphony.tables import cached_table
 
 WORKERS: Final = 16
 """Price files written at once (one S3 PutObject each)."""
@@ -68,7 +69,7 @@ def _error_code(error: ClientError) -> str:
 def store_regions(table_name: str) -> tuple[dict[str, str], int]:
     """Store id -> region of every ``kind = "store"`` record of the reference table, and how many
     records are unreadable (left out)."""
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     arguments: dict[str, Any] = {
         "KeyConditionExpression": "#kind = :store",
         "ProjectionExpression": "#record",
@@ -158,23 +159,19 @@ def claim(
     """Take the day's lease (epoch seconds) unless another invocation holds one that has not
     run out; the stores the record says are published."""
     try:
-        answer = (
-            dynamodb()
-            .Table(table_name)
-            .update_item(
-                Key={"id": record_id},
-                UpdateExpression=(
-                    "SET lease_owner = :owner, lease_until = :until, expiration = :expiration"
-                ),
-                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
-                ExpressionAttributeValues={
-                    ":owner": owner,
-                    ":until": lease_until,
-                    ":expiration": expiration,
-                    ":now": now,
-                },
-                ReturnValues="ALL_NEW",
-            )
+        answer = cached_table(dynamodb(), table_name).update_item(
+            Key={"id": record_id},
+            UpdateExpression=(
+                "SET lease_owner = :owner, lease_until = :until, expiration = :expiration"
+            ),
+            ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+            ExpressionAttributeValues={
+                ":owner": owner,
+                ":until": lease_until,
+                ":expiration": expiration,
+                ":now": now,
+            },
+            ReturnValues="ALL_NEW",
         )
     except ClientError as error:
         if _error_code(error) != "ConditionalCheckFailedException":
@@ -190,7 +187,7 @@ def claim(
 def release(table_name: str, record_id: str, owner: str) -> None:
     """Give the lease back (if still ours)."""
     try:
-        dynamodb().Table(table_name).update_item(
+        cached_table(dynamodb(), table_name).update_item(
             Key={"id": record_id},
             UpdateExpression="REMOVE lease_owner, lease_until",
             ConditionExpression="lease_owner = :owner",
@@ -205,7 +202,7 @@ def mark_published(table_name: str, record_id: str, stores: Sequence[str]) -> No
     """Add ``stores`` to the record's ``published`` set."""
     if not stores:
         return
-    dynamodb().Table(table_name).update_item(
+    cached_table(dynamodb(), table_name).update_item(
         Key={"id": record_id},
         UpdateExpression="ADD published :stores",
         ExpressionAttributeValues={":stores": set(stores)},

@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 
+from symphony.tables import cached_table
+
 
 @cache
 def s3() -> Any:
@@ -28,7 +30,7 @@ def read_lines(bucket: str, key: str) -> Iterator[bytes]:
 def write_items(table_name: str, items: Iterable[dict[str, Any]], key_names: Sequence[str]) -> int:
     """Put every item (batched, an item replacing the one of the same key); the count written."""
     written = 0
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     with table.batch_writer(overwrite_by_pkeys=list(key_names)) as batch:
         for item in items:
             batch.put_item(Item=item)

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Product
+from symphony.tables import cached_table
 
 CIRCUIT_ID: Final = "circuit#supplier-api"
 """The breaker's item in the circuit table (partition key ``id``)."""
@@ -54,7 +55,11 @@ def read_product(table_name: str, sku: str) -> Product | None:
     A record that no longer meets its contract raises :class:`logic.PoisonEvent` (reloading the
     master fixes it, retrying the event does not).
     """
-    item = dynamodb().Table(table_name).get_item(Key={"kind": "product", "id": sku}).get("Item")
+    item = (
+        cached_table(dynamodb(), table_name)
+        .get_item(Key={"kind": "product", "id": sku})
+        .get("Item")
+    )
     if item is None:
         return None
     try:
@@ -65,8 +70,7 @@ def read_product(table_name: str, sku: str) -> Product | None:
 
 def read_price(table_name: str, sku: str, scope: str) -> logic.PriceItem | None:
     item = (
-        dynamodb()
-        .Table(table_name)
+        cached_table(dynamodb(), table_name)
         .get_item(Key={"sku": sku, "store_id": scope}, ConsistentRead=True)
         .get("Item")
     )
@@ -84,7 +88,7 @@ def write_price(table_name: str, item: logic.PriceItem, expected_version: int | 
             "ExpressionAttributeValues": {":expected": expected_version},
         }
     try:
-        dynamodb().Table(table_name).put_item(Item=item.to_item(), **condition)
+        cached_table(dynamodb(), table_name).put_item(Item=item.to_item(), **condition)
     except ClientError as error:
         if _condition_failed(error):
             return False
@@ -95,7 +99,7 @@ def write_price(table_name: str, item: logic.PriceItem, expected_version: int | 
 def mark_published(table_name: str, sku: str, scope: str, event_id: str) -> None:
     """Clear the item's unpublished mark, unless a later change has replaced it already."""
     try:
-        dynamodb().Table(table_name).update_item(
+        cached_table(dynamodb(), table_name).update_item(
             Key={"sku": sku, "store_id": scope},
             UpdateExpression="REMOVE unpublished_event_id",
             ConditionExpression="unpublished_event_id = :event",
@@ -178,8 +182,7 @@ class CircuitStore:
 
     def load(self) -> logic.BreakerState:
         item = (
-            dynamodb()
-            .Table(self.table_name)
+            cached_table(dynamodb(), self.table_name)
             .get_item(Key={"id": self.circuit_id}, ConsistentRead=True)
             .get("Item")
         )
@@ -197,7 +200,7 @@ class CircuitStore:
                 "ExpressionAttributeValues": {":expected": expected_version},
             }
         try:
-            dynamodb().Table(self.table_name).put_item(
+            cached_table(dynamodb(), self.table_name).put_item(
                 Item={"id": self.circuit_id, **logic.breaker_to_item(stored)}, **condition
             )
         except ClientError as error:

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from symphony import night_table
 from symphony.night import NIGHT_ITEM, ExpectedManifest, Night
 from symphony.night_table import error_code
+from symphony.tables import cached_table
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 TRANSACTION_ITEMS: Final = 100
@@ -35,7 +36,7 @@ def s3() -> Any:
 
 def store_records(table_name: str) -> Iterator[object]:
     """The ``record`` (a Store as JSON) of every ``kind = "store"`` item of the reference table."""
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     arguments: dict[str, Any] = {
         "KeyConditionExpression": "#kind = :store",
         "ProjectionExpression": "#record",
@@ -74,7 +75,7 @@ def write_manifest(bucket: str, key: str, manifest: ExpectedManifest) -> None:
 
 def store_ids_with_items(table_name: str, business_date: date) -> set[str]:
     """The stores that already have an item for ``business_date``."""
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     arguments: dict[str, Any] = {
         "KeyConditionExpression": "business_date = :date",
         "ProjectionExpression": "store_id",
@@ -117,7 +118,7 @@ def create_store_items(table_name: str, items: Sequence[dict[str, Any]]) -> int:
         except ClientError as error:
             if error_code(error) != "TransactionCanceledException":
                 raise
-        table = dynamodb().Table(table_name)
+        table = cached_table(dynamodb(), table_name)
         for item in chunk:
             try:
                 table.put_item(Item=item, ConditionExpression="attribute_not_exists(store_id)")
@@ -129,11 +130,13 @@ def create_store_items(table_name: str, items: Sequence[dict[str, Any]]) -> int:
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    return night_table.read_night(dynamodb().Table(table_name), business_date)
+    return night_table.read_night(cached_table(dynamodb(), table_name), business_date)
 
 
 def save_night(
     table_name: str, night: Night, fields: Sequence[str], expected_version: int | None
 ) -> bool:
     """:func:`symphony.night_table.save_night` on ``table_name``."""
-    return night_table.save_night(dynamodb().Table(table_name), night, fields, expected_version)
+    return night_table.save_night(
+        cached_table(dynamodb(), table_name), night, fields, expected_version
+    )

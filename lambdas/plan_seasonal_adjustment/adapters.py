@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Product, Store
+from symphony.tables import cached_table
 
 DEMAND_PREFIX = "demand#"
 
@@ -52,7 +53,7 @@ def put_json(bucket: str, key: str, document: Mapping[str, Any]) -> None:
 
 
 def _records(table_name: str, kind: str) -> Iterator[str]:
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     arguments: dict[str, Any] = {"KeyConditionExpression": Key("kind").eq(kind)}
     while True:
         page = table.query(**arguments)
@@ -132,7 +133,7 @@ def put_factor(table_name: str, key: Mapping[str, str], attributes: Mapping[str,
         },
     }
     try:
-        dynamodb().Table(table_name).put_item(
+        cached_table(dynamodb(), table_name).put_item(
             Item=item,
             ConditionExpression="attribute_not_exists(sku) OR week <= :week",
             ExpressionAttributeValues={":week": attributes["week"]},

@@ -13,6 +13,7 @@ from botocore.config import Config
 from symphony import night_table
 from symphony.alerts import AlertRequest
 from symphony.night import Event, Night
+from symphony.tables import cached_table
 
 _CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -33,18 +34,20 @@ def events() -> Any:
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    return night_table.read_night(dynamodb().Table(table_name), business_date)
+    return night_table.read_night(cached_table(dynamodb(), table_name), business_date)
 
 
 def save_night(
     table_name: str, night: Night, fields: Sequence[str], expected_version: int | None
 ) -> bool:
     """:func:`symphony.night_table.save_night` on ``table_name``."""
-    return night_table.save_night(dynamodb().Table(table_name), night, fields, expected_version)
+    return night_table.save_night(
+        cached_table(dynamodb(), table_name), night, fields, expected_version
+    )
 
 
 def clear_outbox(table_name: str, business_date: date, entry_id: str) -> None:
-    night_table.clear_outbox(dynamodb().Table(table_name), business_date, entry_id)
+    night_table.clear_outbox(cached_table(dynamodb(), table_name), business_date, entry_id)
 
 
 def send_alert(queue_url: str, request: AlertRequest) -> None:

@@ -14,6 +14,7 @@ from botocore.config import Config
 
 from symphony import night_table
 from symphony.night import NIGHT_ITEM, Night
+from symphony.tables import cached_table
 
 WORKERS: Final = 16
 """Dashboard files written at once (one S3 PutObject each)."""
@@ -49,12 +50,12 @@ def totals_files(bucket: str, prefix: str) -> Iterator[tuple[str, bytes]]:
 
 
 def read_night(table_name: str, business_date: date) -> Night | None:
-    return night_table.read_night(dynamodb().Table(table_name), business_date)
+    return night_table.read_night(cached_table(dynamodb(), table_name), business_date)
 
 
 def submissions(table_name: str, business_date: date) -> dict[str, logic.Submission]:
     """Each store's own item of the night (status, late, region)."""
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     arguments: dict[str, Any] = {
         "KeyConditionExpression": "#date = :date",
         "ProjectionExpression": "#store, #status, #late, #region",

@@ -16,6 +16,7 @@ from symphony import alerts
 from symphony.alerts import AlertRequest
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Product, Store
+from symphony.tables import cached_table
 
 UNKNOWN_REGION: Final = "unknown"
 
@@ -61,8 +62,7 @@ class ReferenceCache:
 
     def _record(self, kind: str, record_id: str) -> str | None:
         item = (
-            dynamodb()
-            .Table(self.table_name)
+            cached_table(dynamodb(), self.table_name)
             .get_item(Key={"kind": kind, "id": record_id})
             .get("Item")
         )
@@ -110,8 +110,7 @@ class ReferenceCache:
 
 def read_stock(table_name: str, store_id: str, sku: str) -> logic.StockLevel | None:
     item = (
-        dynamodb()
-        .Table(table_name)
+        cached_table(dynamodb(), table_name)
         .get_item(Key={"store_id": store_id, "sku": sku}, ConsistentRead=True)
         .get("Item")
     )
@@ -120,8 +119,7 @@ def read_stock(table_name: str, store_id: str, sku: str) -> logic.StockLevel | N
 
 def read_demand(table_name: str, store_id: str, sku: str) -> logic.DemandStatistics | None:
     item = (
-        dynamodb()
-        .Table(table_name)
+        cached_table(dynamodb(), table_name)
         .get_item(Key={"store_id": store_id, "sku": logic.demand_sort_key(sku)})
         .get("Item")
     )
@@ -139,7 +137,7 @@ def write_stock(table_name: str, level: logic.StockLevel, expected_version: int 
             "ExpressionAttributeValues": {":expected": expected_version},
         }
     try:
-        dynamodb().Table(table_name).put_item(Item=level.to_item(), **condition)
+        cached_table(dynamodb(), table_name).put_item(Item=level.to_item(), **condition)
     except ClientError as error:
         if _condition_failed(error):
             return False
@@ -152,7 +150,7 @@ def put_purchase_order_once(
 ) -> Mapping[str, Any]:
     """Record the cycle's order unless it exists; the order as stored (the first one wins)."""
     key = {"store_id": plan.store_id, "sku": logic.purchase_order_sort_key(plan.sku, plan.cycle)}
-    table = dynamodb().Table(table_name)
+    table = cached_table(dynamodb(), table_name)
     try:
         table.put_item(
             Item={**key, "po_id": plan.po_id, "order": json.dumps(dict(order), sort_keys=True)},
@@ -170,7 +168,7 @@ def read_purchase_order(table_name: str, store_id: str, sku: str, po_id: str) ->
     """The stored order ``po_id`` (``PO-<store>-<sku>-<cycle>``) of ``store_id``'s ``sku``."""
     cycle = po_id.removeprefix(f"PO-{store_id}-{sku}-")
     key = {"store_id": store_id, "sku": logic.purchase_order_sort_key(sku, cycle)}
-    item = dynamodb().Table(table_name).get_item(Key=key, ConsistentRead=True).get("Item")
+    item = cached_table(dynamodb(), table_name).get_item(Key=key, ConsistentRead=True).get("Item")
     if item is None:
         raise LookupError(f"purchase order {po_id} is marked unsent but not stored")
     return dict(json.loads(str(item["order"])))
@@ -179,7 +177,7 @@ def read_purchase_order(table_name: str, store_id: str, sku: str, po_id: str) ->
 def mark_sent(table_name: str, store_id: str, sku: str, po_id: str) -> None:
     """Clear the stock item's unsent mark, unless a later write has replaced it already."""
     try:
-        dynamodb().Table(table_name).update_item(
+        cached_table(dynamodb(), table_name).update_item(
             Key={"store_id": store_id, "sku": sku},
             UpdateExpression="REMOVE unsent_purchase_order",
             ConditionExpression="unsent_purchase_order = :po",

@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from symphony.tables import cached_table
+
 
 @cache
 def dynamodb() -> Any:
@@ -27,8 +29,7 @@ def night_state(table_name: str, business_date: date) -> tuple[str | None, bool]
     Only those two attributes are read: the night's item also lists every expected and
     collected store (tens of kilobytes for a chain), and this runs once per store's marker."""
     item = (
-        dynamodb()
-        .Table(table_name)
+        cached_table(dynamodb(), table_name)
         .get_item(
             Key={"business_date": business_date.isoformat(), "store_id": "#night"},
             ConsistentRead=True,

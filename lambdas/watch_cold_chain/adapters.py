@@ -21,6 +21,7 @@ from symphony import alerts
 from symphony.alerts import AlertRequest
 from symphony.contracts import ContractViolation, decode
 from symphony.reference import Store
+from symphony.tables import cached_table
 
 _LOST_RACE: Final = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
@@ -76,8 +77,7 @@ class Stored:
 
 def load_state(table_name: str, store_id: str, fridge_id: str) -> Stored:
     item = (
-        dynamodb()
-        .Table(table_name)
+        cached_table(dynamodb(), table_name)
         .get_item(
             Key={"fridge": logic.fridge_key(store_id, fridge_id), "started_at": logic.CURRENT},
             ConsistentRead=True,
@@ -132,7 +132,7 @@ def clear_effect(table_name: str, fridge: str, effect_id: str) -> None:
     """Remove a sent effect from the outbox (and bump the version, so that a reading that read
     the outbox before cannot write the entry back)."""
     try:
-        dynamodb().Table(table_name).update_item(
+        cached_table(dynamodb(), table_name).update_item(
             Key={"fridge": fridge, "started_at": logic.CURRENT},
             UpdateExpression="REMOVE outbox.#effect SET version = version + :one",
             ConditionExpression="attribute_exists(outbox.#effect)",
@@ -183,8 +183,7 @@ class StoreRegions:
         if store_id in self._regions:
             return self._regions[store_id]
         item = (
-            dynamodb()
-            .Table(self.table_name)
+            cached_table(dynamodb(), self.table_name)
             .get_item(Key={"kind": "store", "id": store_id})
             .get("Item")
         )
