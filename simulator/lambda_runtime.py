@@ -503,6 +503,9 @@ class LambdaRuntime:
         """The cloud's time (a simulated clock's ``now``): a handler module's ``clock`` (the
         function's time source, which every handler of the app exposes) is pointed at it when the
         module loads, so windows, deadlines and timestamps follow the simulated night."""
+        self.environment_overrides: dict[str, str] = {}
+        """Variables every function sees over its own (a simulation's choice for all of them:
+        the night turns X-Ray off, which has no daemon to send to here)."""
         self.fault_hook: Callable[[str], str | None] | None = None
         """Consulted before each invocation with the function's name (``simulator.faults``): it
         answers ``"timeout"`` to make that invocation time out without running the handler,
@@ -682,6 +685,7 @@ class LambdaRuntime:
             }
         )
         env.update(spec.environment)
+        env.update(self.environment_overrides)
         return env
 
     def _enter(self, sandbox: _Sandbox, *, nested: bool) -> _Saved:
