@@ -4,6 +4,9 @@ Per feed the report says what entered and where each record ended; a feed *close
 ends add up to what entered. The counts come from what the cloud holds at the end, not from what
 the simulator sent:
 
+The objects of the zones are read from moto's store directly (every other count goes through the
+SDK, as a person with read access would count).
+
 - **sales file lines**: lines in the landing zone's ``sales/date=D/`` files; ended in the raw zone
   (collected by collect_stores: the Glue jobs' input) or still in landing, not collected, with the
   store's status from the submissions table (missing, failed with its problem). When the real
@@ -26,6 +29,7 @@ import gzip
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -114,32 +118,41 @@ class Tally:
             outcomes[str(outcome)] += 1
 
 
+def _objects_under(bucket: str, prefix: str) -> Iterator[tuple[str, bytes]]:
+    """(key, bytes) of every object under ``prefix`` (latest versions, delete markers left out,
+    in key order), read from moto's own store: the observer's view of the zone, not a client's
+    (at 2,900 stores the accounting reads ~12,000 objects, ~12 s through the SDK)."""
+    from moto.s3.models import FakeDeleteMarker, s3_backends
+
+    from simulator.cloud import ACCOUNT
+
+    versions = dict(s3_backends[ACCOUNT]["aws"].get_bucket(bucket).keys)
+    for key in sorted(name for name in versions if name.startswith(prefix)):
+        latest = versions[key][-1]
+        if not isinstance(latest, FakeDeleteMarker):
+            yield key, latest.value
+
+
 def _lines_under(bucket: str, prefix: str, *, gz: bool = False) -> Counter[str]:
     """Lines per object key under ``prefix``."""
-    s3 = boto3.client("s3")
     counts: Counter[str] = Counter()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            if obj["Key"].endswith("_manifest.json"):
-                continue
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            if gz or obj["Key"].endswith(".gz"):
-                body = gzip.decompress(body)
-            counts[obj["Key"]] = len(body.splitlines())
+    for key, body in _objects_under(bucket, prefix):
+        if key.endswith("_manifest.json"):
+            continue
+        if gz or key.endswith(".gz"):
+            body = gzip.decompress(body)
+        counts[key] = len(body.splitlines())
     return counts
 
 
 def _rows_under(bucket: str, prefix: str) -> list[dict[str, Any]]:
-    s3 = boto3.client("s3")
     rows: list[dict[str, Any]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            for line in body.splitlines():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    rows.append({"reason": "unreadable quarantine row"})
+    for _, body in _objects_under(bucket, prefix):
+        for line in body.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                rows.append({"reason": "unreadable quarantine row"})
     return rows
 
 
