@@ -79,7 +79,13 @@ class FaultRegistry:
 
     # -- consulted by the simulator ----------------------------------------------------------
 
+    # Consulted on every invocation and every DynamoDB write: armed faults are rare, so a read
+    # of the dict (atomic) answers the common case without the lock, which the night's worker
+    # threads otherwise queue on. Taking one is decided under the lock.
+
     def lambda_fault(self, function_name: str) -> str | None:
+        if not self._timeouts.get(function_name):
+            return None
         with self._lock:
             left = self._timeouts.get(function_name, 0)
             if left <= 0:
@@ -89,6 +95,8 @@ class FaultRegistry:
             return "timeout"
 
     def throttled(self, table_name: str) -> bool:
+        if not self._throttles.get(table_name):
+            return False
         with self._lock:
             left = self._throttles.get(table_name, 0)
             if left <= 0:
