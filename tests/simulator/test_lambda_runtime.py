@@ -88,6 +88,18 @@ def test_each_invocation_sees_its_own_function_environment_and_os_environ_is_res
     assert dict(os.environ) == before
 
 
+def test_the_runtime_overrides_apply_over_every_functions_own_variables(
+    runtime: LambdaRuntime,
+) -> None:
+    runtime.register(spec("environment_probe", "probe-hello", environment={"GREETING": "hello"}))
+    runtime.environment_overrides.update(GREETING="overridden")
+    probe = runtime.invoke("probe-hello", {}).payload
+    assert probe["greeting"] == probe["greeting_at_cold_start"] == "overridden"
+    assert probe["function_name"] == "probe-hello"
+    runtime.environment_overrides.clear()
+    assert runtime.invoke("probe-hello", {}).payload["greeting"] == "hello"
+
+
 def test_while_a_handler_runs_other_threads_see_the_host_environment_unchanged(
     runtime: LambdaRuntime,
 ) -> None:
