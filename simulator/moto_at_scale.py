@@ -43,6 +43,20 @@ night of 2,900 stores grows linearly. Nothing a client sees changes; only how lo
   lists each store's raw prefix, so the 02:00 run read the raw bucket's ~9,000 keys 2,900
   times. The patch hands moto's own ``list_objects`` only the keys whose names start with the
   prefix (the same snapshot of names moto takes); ``list_objects_v2`` goes through it too.
+- **DynamoDB item sizes.** moto checks the 400 KB limit on every attribute set, by summing the
+  sizes of all the item's attributes (so making an item is quadratic in its attributes), and
+  sizes a set by making a ``DynamoType`` of each element: load_reference's ~90,000 baseline
+  writes a night spent ~16% of their time there, and every update of the night's item (a set
+  of 2,900 stores) sized that set again per attribute. The patch sizes numbers, strings and
+  sets directly (lists and maps by moto's own code) and sums in one pass: the same sizes, the
+  same limit.
+- **JSON requests.** moto parses a JSON-protocol request (DynamoDB, Kinesis, SQS, EventBridge,
+  Step Functions, ...) by walking its shape node by node, finding each node's handler by name
+  (``getattr(self, f"_parse_{type}")``) and each member's wire name anew: a 25-item
+  BatchWriteItem is thousands of such steps. The patch compiles each input shape once into
+  nested functions that make the same dispatch (structures keep only modelled members, not
+  None; blobs, timestamps and numbers through moto's own converters) and parses with them;
+  a parser of another kind, or a shape type it does not know, goes to moto's walk.
 - **DynamoDB answers.** moto serializes every answer attribute by attribute against the
   operation's output shape, in Python: detect_fraud's scan of ~43,000 fraud baselines at its
   cold start, load_reference's and the handlers' reads. The items of ``GetItem``, ``Query``,
@@ -313,6 +327,235 @@ def _s3_listings_read_only_their_prefix() -> contextlib.AbstractContextManager[N
     return _replaced(S3Backend, list_objects=_listed_from_the_prefix)
 
 
+def _sized(original: Callable[[Any], int]) -> Callable[[Any], int]:
+    from moto.dynamodb.models.utilities import bytesize
+
+    def size(value: Any) -> int:
+        kind, held = value.type, value.value
+        if kind == "N":
+            return len(str(held))
+        if kind in ("SS", "BS"):
+            return sum(map(bytesize, held))
+        if kind == "NS":
+            return sum(len(str(number)) for number in held)
+        if kind in ("L", "M"):
+            return original(value)
+        return 1 if isinstance(held, bool) else bytesize(held)
+
+    return size
+
+
+def _summed(original: Callable[..., None]) -> Callable[..., None]:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    def attribute_size(value: Any) -> int:
+        return value.size() if type(value) is DynamoType else bytesize(str(value))
+
+    def setitem(attributes: dict[str, Any], key: str, value: Any) -> None:
+        current = sum(  # moto counts the name and the value of each attribute held
+            bytesize(str(name)) + attribute_size(held) for name, held in attributes.items()
+        )
+        if current + bytesize(key) + attribute_size(value) > _ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(attributes, key, value)
+
+    return setitem
+
+
+_ITEM_SIZE_LIMIT: Final = 405_000
+"""moto's limit of an item's bytes (``LimitedSizeDict``; DynamoDB's 400 KB, as measured)."""
+
+
+@contextlib.contextmanager
+def _item_sizes_counted_in_one_pass() -> Iterator[None]:
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    with _replaced(DynamoType, size=_sized), _replaced(LimitedSizeDict, __setitem__=_summed):
+        yield
+
+
+Parse = Callable[[Any], Any]
+
+
+class _Uncompiled(Exception):
+    """A shape whose parsing moto's JSON parser does some other way than these functions."""
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _compile(parser: Any, shape: Any, made: dict[str, Parse]) -> Parse:
+    """One function that parses a JSON value of ``shape`` as ``parser._parse_shape`` would:
+    the same dispatch on the shape's type, decided once instead of on every node. ``made``:
+    the structures compiled so far by name (botocore makes a new object for each reference to
+    a shape, and shapes nest in themselves: an AttributeValue's map holds AttributeValues)."""
+    from moto.core.parse import UNDEFINED, BaseJSONParser, RequestParser
+
+    if shape.name in made:
+        return made[shape.name]
+    kind = shape.type_name
+    handler = getattr(type(parser), f"_parse_{kind}", None)
+    if handler is None:
+        return _identity
+    map_type = parser.MAP_TYPE
+    if handler is BaseJSONParser._parse_structure:
+        if shape.is_document_type:
+            return _identity
+        members: list[tuple[str, str, Parse]] = []
+
+        def structure(value: Any) -> Any:
+            if value is None:
+                return None
+            parsed = map_type()
+            for name, json_name, member in members:
+                raw = value.get(json_name)
+                if raw is not None:
+                    parsed[name] = member(raw)
+            return parsed
+
+        made[shape.name] = structure
+        members += [
+            (name, member.serialization.get("name", name), _compile(parser, member, made))
+            for name, member in shape.members.items()
+        ]
+        return structure
+    if handler is RequestParser._parse_list:
+        item = _compile(parser, shape.member, made)
+        return lambda node: [item(value) for value in node]
+    if handler is RequestParser._parse_map:
+        key, value_of = _compile(parser, shape.key, made), _compile(parser, shape.value, made)
+
+        def mapping(value: Any) -> Any:
+            parsed = map_type()
+            for raw_key, raw_value in value.items():
+                parsed[key(raw_key)] = value_of(raw_value)
+            return parsed
+
+        return mapping
+    if handler is BaseJSONParser._parse_blob:
+        return parser._blob_parser  # type: ignore[no-any-return]
+    if handler is BaseJSONParser._parse_timestamp:
+        return parser._timestamp_parser  # type: ignore[no-any-return]
+    if handler is BaseJSONParser._parse_float:
+        return lambda value: value if value is UNDEFINED else float(value)
+    if handler is BaseJSONParser._parse_integer:
+        return lambda value: value if value is UNDEFINED else int(value)
+    raise _Uncompiled(kind)
+
+
+_PARSERS: dict[tuple[int, Any, Any, Any], tuple[Any, Parse | None]] = {}
+"""(input shape, map type, blob and timestamp parsers) -> (the shape, kept alive; its parse)."""
+
+
+def _parsed_by_compiled_shapes(original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.core.parse import JSONParser
+
+    def parse_json_body(parser: Any, raw_body: Any, shape: Any) -> Any:
+        if type(parser) is not JSONParser:
+            return original(parser, raw_body, shape)
+        key = (id(shape), parser.MAP_TYPE, parser._blob_parser, parser._timestamp_parser)
+        known = _PARSERS.get(key)
+        if known is None or known[0] is not shape:
+            try:
+                known = _PARSERS[key] = (shape, _compile(parser, shape, {}))
+            except _Uncompiled:
+                known = _PARSERS[key] = (shape, None)
+        parse = known[1]
+        if parse is None:
+            return original(parser, raw_body, shape)
+        return parse(parser._parse_body_as_json(raw_body))
+
+    return parse_json_body
+
+
+def _json_requests_parsed_by_compiled_shapes() -> contextlib.AbstractContextManager[None]:
+    from moto.core.parse import JSONParser
+
+    return _replaced(JSONParser, _parse_json_body=_parsed_by_compiled_shapes)
+
+
+class _ServicePatterns(list):  # type: ignore[type-arg]
+    """moto's list of (service, URL pattern), in its order. Iterated for a request whose
+    lookup was announced (``announce``), it starts at the pattern that matched that URL before
+    (the ones before it did not match it, and cannot now: a pattern is a regular expression of
+    the URL) and notes how far it went; any other iteration is the list's own."""
+
+    def __init__(self, patterns: list[tuple[str, Any]]) -> None:
+        super().__init__(patterns)
+        self._announced = threading.local()
+
+    def announce(self, lookup: list[int | None]) -> None:
+        """The current thread's next iteration starts at ``lookup[0]`` and writes the index it
+        stopped at to ``lookup[1]`` (a nested request announces its own)."""
+        self._announced.lookup = lookup
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        lookup: list[int | None] | None = getattr(self._announced, "lookup", None)
+        if lookup is None:
+            return super().__iter__()
+        self._announced.lookup = None
+        return self._from(lookup)
+
+    def _from(self, lookup: list[int | None]) -> Iterator[tuple[str, Any]]:
+        for index in range(lookup[0] or 0, len(self)):
+            lookup[1] = index
+            yield self[index]
+
+
+_NOT_IMPLEMENTED: Final = (404, {}, "Not yet implemented")
+
+
+def _routed_from_the_pattern_that_matched(original: Callable[..., Any]) -> Callable[..., Any]:
+    import moto.backend_index as backend_index
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+
+    patterns = backend_index.backend_url_patterns
+    assert isinstance(patterns, _ServicePatterns)
+    matched: dict[str, int] = {}
+
+    def process_request(stubber: Any, request: Any) -> Any:
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        known = matched.get(clean_url)
+        lookup: list[int | None] = [known, None]
+        patterns.announce(lookup)
+        try:
+            answer = original(stubber, request)
+        finally:
+            patterns.announce(None)  # type: ignore[arg-type]
+        stopped = lookup[1]
+        if (
+            known is None
+            and stopped is not None
+            and answer is not None
+            and answer != _NOT_IMPLEMENTED
+            and len(matched) < _ROUTES_KEPT
+        ):
+            matched[clean_url] = stopped
+        return answer
+
+    return process_request
+
+
+_ROUTES_KEPT: Final = 100_000
+"""URLs whose service pattern is remembered (S3's name objects: one each; about 50 bytes)."""
+
+
+@contextlib.contextmanager
+def _requests_routed_from_their_last_match() -> Iterator[None]:
+    import moto.backend_index as backend_index
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    with (
+        _replaced(backend_index, backend_url_patterns=lambda found: _ServicePatterns(found)),
+        _replaced(BotocoreStubber, process_request=_routed_from_the_pattern_that_matched),
+    ):
+        yield
+
+
 def _method_names_listed_once() -> contextlib.AbstractContextManager[None]:
     import moto.core.responses
 
@@ -374,6 +617,9 @@ def moto_at_scale() -> Iterator[None]:
         _backends_found_without_the_lock(),
         _s3_listings_read_only_their_prefix(),
         _method_names_listed_once(),
+        _requests_routed_from_their_last_match(),
+        _item_sizes_counted_in_one_pass(),
+        _json_requests_parsed_by_compiled_shapes(),
         _item_reads_answered_as_json(),
         _input_paths_parsed_once(),
     ):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -449,3 +450,214 @@ def test_listings_answer_as_motos_own(monkeypatch: pytest.MonkeyPatch) -> None:
         assert _listings() == expected
     assert set(cut) == {store, f"{store}1/", "raw/sales/", "nothing/"}  # not the empty prefix
     assert S3Backend.list_objects is original
+
+
+def _sizes_and_limits() -> list[Any]:
+    """moto's size of each kind of attribute value, and where an item stops fitting."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    values = [
+        {"N": "12.50"},
+        {"S": "Kaapstad ☀"},
+        {"B": b"\x00\xff\x10"},
+        {"B": "AP8Q"},
+        {"BOOL": False},
+        {"NULL": True},
+        {"SS": ["ZA-0001", "ZA-0002", "ZA-ÿ"]},
+        {"NS": ["1", "22.5", "-3"]},
+        {"BS": [b"\x01", b"\x02\x03"]},
+        {"L": [{"S": "a"}, {"N": "1"}, {"SS": ["x", "yz"]}]},
+        {"M": {"nested": {"M": {"n": {"N": "7"}, "s": {"SS": ["p", "q"]}}}, "b": {"BOOL": True}}},
+    ]
+    answers: list[Any] = [DynamoType(value).size() for value in values]
+    for filler in (404_960, 404_990, 405_000):
+        try:
+            item = Item(
+                DynamoType({"S": "ZA-0001"}),
+                DynamoType({"S": "2026-11-27"}),
+                {"store_id": {"S": "ZA-0001"}, "blob": {"S": "x" * filler}},
+            )
+            answers.append(item.size())
+        except ItemSizeTooLarge:
+            answers.append("too large")
+    return answers
+
+
+def test_item_sizes_are_motos_own() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    expected = _sizes_and_limits()
+    assert expected[6] == 7 + 7 + 5  # a set's size is its elements' bytes (ÿ: 2)
+    assert expected[-3:] == [404_979, "too large", "too large"]
+    originals = (DynamoType.size, LimitedSizeDict.__setitem__)
+    with moto_at_scale():
+        assert (DynamoType.size, LimitedSizeDict.__setitem__) != originals
+        assert _sizes_and_limits() == expected
+    assert (DynamoType.size, LimitedSizeDict.__setitem__) == originals
+
+
+def _parsed_requests(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What moto's JSON parser made of DynamoDB's and SQS's requests: structures (nested in
+    themselves), lists, maps, blobs."""
+    from moto.core.parse import JSONParser
+
+    parsed: list[Any] = []
+    original = JSONParser._parse_json_body
+
+    def recorded(parser: Any, raw_body: Any, shape: Any) -> Any:
+        parsed.append((shape.name, original_or_patched(parser, raw_body, shape)))
+        return parsed[-1][1]
+
+    original_or_patched = JSONParser._parse_json_body
+    monkeypatch.setattr(JSONParser, "_parse_json_body", recorded)
+    try:
+        with mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            create_table("night", "business_date", "store_id")
+            item = {
+                "business_date": {"S": "2026-11-27"},
+                "store_id": {"S": "#night"},
+                "collected": {"SS": ["ZA-0001", "ZA-0002"]},
+                "raw": {"B": b"\x00\xff"},
+                "raws": {"BS": [b"\x01", b"\x02"]},
+                "totals": {
+                    "M": {"rows": {"N": "10"}, "late": {"L": [{"BOOL": True}, {"NULL": True}]}}
+                },
+            }
+            dynamodb.batch_write_item(RequestItems={"night": [{"PutRequest": {"Item": item}}]})
+            dynamodb.update_item(
+                TableName="night",
+                Key={"business_date": {"S": "2026-11-27"}, "store_id": {"S": "#night"}},
+                UpdateExpression="ADD collected :s SET version = :one",
+                ExpressionAttributeValues={":s": {"SS": ["ZA-0003"]}, ":one": {"N": "1"}},
+            )
+            dynamodb.query(
+                TableName="night",
+                KeyConditionExpression="business_date = :d",
+                ExpressionAttributeValues={":d": {"S": "2026-11-27"}},
+                Limit=1,
+            )
+            url, _ = create_queue("inventory")
+            boto3.client("sqs", region_name=REGION).send_message(
+                QueueUrl=url,
+                MessageBody="{}",
+                DelaySeconds=0,
+                MessageAttributes={"raw": {"DataType": "Binary", "BinaryValue": b"\x01\x02"}},
+            )
+    finally:
+        monkeypatch.setattr(JSONParser, "_parse_json_body", original)
+    return parsed
+
+
+def test_json_requests_parse_as_motos_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.parse import JSONParser
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    expected = _parsed_requests(monkeypatch)
+    shapes = [name for name, _ in expected]
+    assert shapes[:4] == [
+        "CreateTableInput",
+        "BatchWriteItemInput",
+        "UpdateItemInput",
+        "QueryInput",
+    ]
+    assert "SendMessageRequest" in shapes
+    writes = next(p for name, p in expected if name == "BatchWriteItemInput")
+    put = writes["RequestItems"]["night"][0]["PutRequest"]["Item"]
+    assert put["raw"] == {"B": b"\x00\xff"}
+    assert put["totals"]["M"]["late"]["L"] == [{"BOOL": True}, {"NULL": True}]
+    sent = next(p for name, p in expected if name == "SendMessageRequest")
+    assert sent["MessageAttributes"]["raw"]["BinaryValue"] == b"\x01\x02"
+    original = JSONParser._parse_json_body
+    with moto_at_scale():
+        assert JSONParser._parse_json_body is not original
+        assert _parsed_requests(monkeypatch) == expected
+    assert JSONParser._parse_json_body is original
+
+
+def _metric_data_parsed() -> Any:
+    """moto's JSON parser on an input with timestamps, doubles and integers."""
+    from botocore.session import get_session
+    from moto.core.parse import JSONParser
+
+    operation = get_session().get_service_model("cloudwatch").operation_model("PutMetricData")
+    body = {
+        "Namespace": "Symphony",
+        "MetricData": [
+            {
+                "MetricName": "StoresCollected",
+                "Timestamp": "2026-11-27T20:15:00Z",
+                "Value": 2,
+                "StorageResolution": "60",
+                "Dimensions": [{"Name": "stage", "Value": "collect"}],
+                "Unknown": "dropped",
+            },
+            {"MetricName": "RowsCollected", "Timestamp": 1795810500, "Values": [1, 2.5]},
+        ],
+    }
+    request = {"method": "POST", "values": {}, "headers": {}, "url_path": "/", "url_params": {}}
+    return JSONParser(operation).parse(request | {"body": json.dumps(body).encode()})
+
+
+def test_timestamps_and_numbers_parse_as_motos_own() -> None:
+    expected = _metric_data_parsed()
+    first, second = expected["MetricData"]
+    assert first["Timestamp"] == datetime(2026, 11, 27, 20, 15)
+    assert (first["Value"], first["StorageResolution"]) == (2.0, 60)
+    assert "Unknown" not in first
+    assert second["Values"] == [1.0, 2.5]
+    with moto_at_scale():
+        assert _metric_data_parsed() == expected
+    compiled = moto_at_scale_module._PARSERS.values()
+    assert any(shape.name == "PutMetricDataInput" and parse for shape, parse in compiled)
+
+
+def _routed_calls() -> list[Any]:
+    """Answers of requests to several services, twice each (the second from the pattern the
+    first matched), and one to an S3 object under another key."""
+    with mock_aws():
+        create_table("night", "business_date", "store_id")
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+        url, _ = create_queue("inventory")
+        sqs = boto3.client("sqs", region_name=REGION)
+        answers: list[Any] = []
+        for attempt in range(2):
+            answers.append(dynamodb.list_tables()["TableNames"])
+            s3.put_object(Bucket="landing", Key=f"a/{attempt}.json", Body=b"{}")
+            answers.append(s3.get_object(Bucket="landing", Key="a/0.json")["Body"].read())
+            answers.append(
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+            )
+        return answers
+
+
+def test_requests_route_to_the_same_services_starting_where_they_matched_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import moto.backend_index as backend_index
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    expected = _routed_calls()
+    assert expected[0] == ["night"]
+    lookups: list[list[int | None]] = []
+    announce = moto_at_scale_module._ServicePatterns.announce
+
+    def recorded(patterns: Any, lookup: list[int | None] | None) -> None:
+        if lookup is not None:
+            lookups.append(lookup)
+        announce(patterns, lookup)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(moto_at_scale_module._ServicePatterns, "announce", recorded)
+    original = backend_index.backend_url_patterns
+    with moto_at_scale():
+        assert _routed_calls() == expected
+        services = {service for service, _ in backend_index.backend_url_patterns}
+    assert backend_index.backend_url_patterns is original
+    assert {"dynamodb", "s3", "sqs"} <= services
+    started_at_a_match = [lookup for lookup in lookups if lookup[0] is not None]
+    assert started_at_a_match  # later requests to a URL seen before
+    assert all(start == stopped for start, stopped in started_at_a_match)  # matched at once
+    assert any(start and start > 0 for start, _ in started_at_a_match)  # skipping the others
