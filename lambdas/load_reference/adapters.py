@@ -38,27 +38,23 @@ def write_items(table_name: str, items: Iterable[dict[str, Any]], key_names: Seq
     return written
 
 
-def current_dates(
-    table_name: str, keys: Sequence[tuple[Any, Any]], key_names: Sequence[str], attribute: str
-) -> dict[tuple[Any, Any], str]:
-    """``attribute`` of each item of ``keys`` the table holds (BatchGetItem, 100 keys a call,
-    unprocessed keys asked again); a key without an item is absent from the answer."""
-    found: dict[tuple[Any, Any], str] = {}
+def held_items(
+    table_name: str, keys: Sequence[tuple[Any, Any]], key_names: Sequence[str]
+) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """The items of ``keys`` the table holds, whole (BatchGetItem, 100 keys a call, unprocessed
+    keys asked again; a read costs the same capacity projected or not); a key without an item
+    is absent from the answer."""
+    found: dict[tuple[Any, Any], dict[str, Any]] = {}
     partition, sort = key_names
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), 100):
         request: dict[str, Any] = {
-            table_name: {
-                "Keys": [{partition: p, sort: s} for p, s in unique[start : start + 100]],
-                "ProjectionExpression": "#p, #s, #a",
-                "ExpressionAttributeNames": {"#p": partition, "#s": sort, "#a": attribute},
-            }
+            table_name: {"Keys": [{partition: p, sort: s} for p, s in unique[start : start + 100]]}
         }
         while request:
             answer = dynamodb().batch_get_item(RequestItems=request)
             for item in answer["Responses"].get(table_name, []):
-                if attribute in item:
-                    found[(item[partition], item[sort])] = item[attribute]
+                found[(item[partition], item[sort])] = item
             request = answer.get("UnprocessedKeys") or {}
     return found
 

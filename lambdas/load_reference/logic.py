@@ -26,7 +26,7 @@ landing after the nightly refresh, cannot roll detect_fraud or reorder_inventory
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -180,17 +180,43 @@ def item_key(item: dict[str, Any], key_names: tuple[str, str]) -> tuple[Any, Any
     return item[key_names[0]], item[key_names[1]]
 
 
-def drop_superseded(plan: LoadPlan, current: dict[tuple[Any, Any], str]) -> list[dict[str, Any]]:
+def drop_superseded(
+    plan: LoadPlan, held: Mapping[tuple[Any, Any], Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Remove from ``plan.items`` every item whose key the table already holds with a later
-    ``through_date`` (``current``: key -> ISO date in the table); the removed items, returned.
+    ``through_date`` (``held``: key -> the item in the table); the removed items, returned.
     An item of the same date is kept (loading a file again changes nothing)."""
     kept: list[dict[str, Any]] = []
     superseded: list[dict[str, Any]] = []
     for item in plan.items:
-        held = current.get(item_key(item, plan.key_names))
-        (superseded if held is not None and held > item[DATED] else kept).append(item)
+        date_held = held.get(item_key(item, plan.key_names), {}).get(DATED)
+        (superseded if date_held is not None and date_held > item[DATED] else kept).append(item)
     plan.items = kept
     return superseded
+
+
+PROVENANCE: Final = ("source_key", "source_line")
+"""Where an item was loaded from: not part of what it says."""
+
+
+def _values(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name not in PROVENANCE}
+
+
+def drop_unchanged(plan: LoadPlan, held: Mapping[tuple[Any, Any], Mapping[str, Any]]) -> int:
+    """Remove from ``plan.items`` every item the table already holds with the same values (its
+    provenance aside: the item keeps the source that first brought them); how many. A file
+    loaded again, or a refresh that changed a few stores' baselines, writes only what changed
+    (numbers compare by value: the table's ``Decimal('12.5')`` equals the file's)."""
+    kept = [
+        item
+        for item in plan.items
+        if (found := held.get(item_key(item, plan.key_names))) is None
+        or _values(found) != _values(item)
+    ]
+    unchanged = len(plan.items) - len(kept)
+    plan.items = kept
+    return unchanged
 
 
 def _rejection(key: str, line: int, reason: str, raw: bytes) -> dict[str, Any]:

@@ -112,6 +112,7 @@ def test_store_master_is_loaded_and_bad_lines_quarantined(handler: ModuleType) -
         "loaded": 2,
         "rejected": 1,
         "superseded": 0,
+        "unchanged": 0,
     }
     table = boto3.resource("dynamodb").Table("reference")
     item = table.get_item(Key={"kind": "store", "id": "ZA-0002"})["Item"]
@@ -218,6 +219,7 @@ def test_fraud_baselines_fill_the_table_detect_fraud_reads(handler: ModuleType) 
         "loaded": 3,
         "rejected": 1,
         "superseded": 0,
+        "unchanged": 0,
     }
     # read back the way detect_fraud reads its table (adapters.load_baseline_items)
     detect_fraud_adapters = load_lambda_module("detect_fraud", "adapters")
@@ -247,7 +249,14 @@ def test_demand_fills_the_inventory_items_reorder_inventory_reads(handler: Modul
 
     summary = handler.lambda_handler(_object_created(key), FakeLambdaContext())
 
-    assert summary == {"key": key, "kind": "demand", "loaded": 2, "rejected": 1, "superseded": 0}
+    assert summary == {
+        "key": key,
+        "kind": "demand",
+        "loaded": 2,
+        "rejected": 1,
+        "superseded": 0,
+        "unchanged": 0,
+    }
     # read back the way reorder_inventory reads it (adapters.read_demand)
     reorder_adapters = load_lambda_module("reorder_inventory", "adapters")
     first = reorder_adapters.read_demand("inventory", "ZA-0001", "SKU-100001")
@@ -281,9 +290,11 @@ def test_loading_the_same_file_again_changes_nothing(
 
     again = handler.lambda_handler(_object_created(key), FakeLambdaContext())
 
-    assert again == first
-    assert first["loaded"] == 1
-    assert first["rejected"] == 1
+    assert (first["loaded"], first["rejected"], first["unchanged"]) == (1, 1, 0)
+    if table == "reference":  # the masters are written again
+        assert again == first
+    else:  # baselines and demand: what the table holds already is not written again
+        assert again == first | {"loaded": 0, "unchanged": 1}
     assert _scan(table) == items
     assert _quarantined(f"reference/{key}.rejected.jsonl") == quarantined
 

@@ -136,6 +136,30 @@ def test_fraud_baselines_become_items_of_the_fraud_baselines_table() -> None:
     assert (plan.items[1]["store_id"], plan.items[1]["category"]) == ("*", "*")
 
 
+def test_items_the_table_holds_with_the_same_values_are_not_written_again() -> None:
+    plan = logic.plan_load(
+        "fraud_baselines/night=2026-11-27.jsonl", [_baseline(), _baseline("*", "*")]
+    )
+    same, moved = ({**item} for item in plan.items)
+    held = {
+        ("ZA-0001", "Dairy"): same
+        | {"source_key": "fraud_baselines/seed.jsonl", "source_line": 9, "count": Decimal(120)},
+        ("*", "*"): moved | {"mean_cents": Decimal("1.5")},
+    }
+    assert logic.drop_unchanged(plan, held) == 1
+    assert [(item["store_id"], item["category"]) for item in plan.items] == [("*", "*")]
+    assert logic.drop_unchanged(plan, {}) == 0
+    assert len(plan.items) == 1
+
+
+def test_an_item_the_table_holds_from_a_later_night_is_superseded() -> None:
+    plan = logic.plan_load("fraud_baselines/d.jsonl", [_baseline(), _baseline("*", "*")])
+    held = {("ZA-0001", "Dairy"): {"through_date": "2026-11-28"}, ("*", "*"): {}}
+    superseded = logic.drop_superseded(plan, held)
+    assert [item["store_id"] for item in superseded] == ["ZA-0001"]
+    assert [item["store_id"] for item in plan.items] == ["*"]
+
+
 def test_demand_statistics_become_demand_items_of_the_inventory_table() -> None:
     plan = logic.plan_load("demand/d.jsonl", [_demand()])
     assert (plan.kind, plan.table, plan.key_names) == ("demand", "inventory", ("store_id", "sku"))
