@@ -257,3 +257,22 @@ def test_forty_missing_stores_reach_the_topic_as_one_message(night: Night, tmp_p
 
     (message,) = _messages(night.important)
     assert all(f"ZA-{n:04d}" in message for n in range(1, 41))
+
+
+def test_the_nights_collector_thresholds_hold_for_the_block_and_are_restored() -> None:
+    import gc
+
+    from simulator.night import NIGHT_GC_THRESHOLDS, _collector_thresholds
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    def a_night_that_fails() -> None:
+        with _collector_thresholds(NIGHT_GC_THRESHOLDS):
+            seen.append(gc.get_threshold())
+            raise RuntimeError("a drill went wrong")
+
+    with pytest.raises(RuntimeError, match="drill"):
+        a_night_that_fails()
+    assert seen == [NIGHT_GC_THRESHOLDS]
+    assert gc.get_threshold() == before
