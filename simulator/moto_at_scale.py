@@ -29,7 +29,9 @@ night of 2,900 stores grows linearly. Nothing a client sees changes; only how lo
   patch builds each backend class's table once per block (the environment variables S3's
   reload looks for do not change during a night). And to find the action's method, moto lists
   the handler class's functions with ``inspect.getmembers`` on every request (~80 µs); the
-  patch lists each class's once.
+  patch lists each class's once. Before either, moto finds the request's service by trying
+  its ~180 service URL patterns in order; the patch remembers, per URL, the pattern that
+  matched and starts there next time (the patterns before it did not match that URL).
 - **Backend lookups.** Every ``backends[account][region]`` (a request makes several: its
   service's, IAM's to mark the access key used) takes moto's global backend lock and looks
   for its ``BackendDict`` in the list of registered ones with ``==`` (a Python ``__eq__`` per
@@ -45,13 +47,14 @@ night of 2,900 stores grows linearly. Nothing a client sees changes; only how lo
   prefix (the same snapshot of names moto takes); ``list_objects_v2`` goes through it too.
 - **DynamoDB item sizes.** moto checks the 400 KB limit on every attribute set, by summing the
   sizes of all the item's attributes (so making an item is quadratic in its attributes), and
-  sizes a set by making a ``DynamoType`` of each element: load_reference's ~90,000 baseline
-  writes a night spent ~16% of their time there, and every update of the night's item (a set
+  sizes a set by making a ``DynamoType`` of each element: load_reference's tens of thousands
+  of item writes a night spent ~16% of their time there, and every update of the night's item (a set
   of 2,900 stores) sized that set again per attribute. The patch sizes numbers, strings and
   sets directly (lists and maps by moto's own code) and sums in one pass: the same sizes, the
   same limit.
-- **JSON requests.** moto parses a JSON-protocol request (DynamoDB, Kinesis, SQS, EventBridge,
-  Step Functions, ...) by walking its shape node by node, finding each node's handler by name
+- **JSON requests.** moto parses a JSON-protocol request of a service it parses by the model
+  (DynamoDB, SQS, ...; Kinesis and EventBridge read their parameters themselves) by walking
+  its shape node by node, finding each node's handler by name
   (``getattr(self, f"_parse_{type}")``) and each member's wire name anew: a 25-item
   BatchWriteItem is thousands of such steps. The patch compiles each input shape once into
   nested functions that make the same dispatch (structures keep only modelled members, not
@@ -541,7 +544,7 @@ def _routed_from_the_pattern_that_matched(original: Callable[..., Any]) -> Calla
 
 
 _ROUTES_KEPT: Final = 100_000
-"""URLs whose service pattern is remembered (S3's name objects: one each; about 50 bytes)."""
+"""URLs whose service pattern is remembered (an S3 URL names an object: one each; ~50 bytes)."""
 
 
 @contextlib.contextmanager
