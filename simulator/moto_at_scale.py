@@ -60,6 +60,10 @@ night of 2,900 stores grows linearly. Nothing a client sees changes; only how lo
   nested functions that make the same dispatch (structures keep only modelled members, not
   None; blobs, timestamps and numbers through moto's own converters) and parses with them;
   a parser of another kind, or a shape type it does not know, goes to moto's walk.
+- **Update expressions.** moto parses an ``UpdateExpression`` twice per ``UpdateItem`` (the
+  request's handler, then the backend), each time tokenizing and building its tree anew: the
+  same few expressions, thousands of times a night. The patch keeps each expression's tree
+  (the validator works on a deep copy of it, and nothing else changes it).
 - **DynamoDB answers.** moto serializes every answer attribute by attribute against the
   operation's output shape, in Python: detect_fraud's scan of ~43,000 fraud baselines at its
   cold start, load_reference's and the handlers' reads. The items of ``GetItem``, ``Query``,
@@ -559,6 +563,16 @@ def _requests_routed_from_their_last_match() -> Iterator[None]:
         yield
 
 
+def _parsed_once(original: classmethod) -> classmethod:  # type: ignore[type-arg]
+    return classmethod(functools.lru_cache(maxsize=1024)(original.__func__))
+
+
+def _update_expressions_parsed_once() -> contextlib.AbstractContextManager[None]:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    return _replaced(UpdateExpressionParser, make=_parsed_once)
+
+
 def _method_names_listed_once() -> contextlib.AbstractContextManager[None]:
     import moto.core.responses
 
@@ -623,6 +637,7 @@ def moto_at_scale() -> Iterator[None]:
         _requests_routed_from_their_last_match(),
         _item_sizes_counted_in_one_pass(),
         _json_requests_parsed_by_compiled_shapes(),
+        _update_expressions_parsed_once(),
         _item_reads_answered_as_json(),
         _input_paths_parsed_once(),
     ):

@@ -661,3 +661,74 @@ def test_requests_route_to_the_same_services_starting_where_they_matched_before(
     assert started_at_a_match  # later requests to a URL seen before
     assert all(start == stopped for start, stopped in started_at_a_match)  # matched at once
     assert any(start and start > 0 for start, _ in started_at_a_match)  # skipping the others
+
+
+def _updated_items() -> list[Any]:
+    """The night's item after updates that reuse expressions (sets, maps, counters, a nested
+    path, REMOVE), and the errors moto answers to bad ones."""
+    with mock_aws():
+        create_table("night", "business_date", "store_id")
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        key = {"business_date": {"S": "2026-11-27"}, "store_id": {"S": "#night"}}
+        dynamodb.put_item(TableName="night", Item=key | {"failed_stores": {"M": {}}})
+        outcomes: list[Any] = []
+        for store in ("ZA-0001", "ZA-0002", "ZA-0001"):
+            outcomes.append(
+                dynamodb.update_item(
+                    TableName="night",
+                    Key=key,
+                    UpdateExpression=(
+                        "ADD #collected :stores, #version :one SET #updated_at = :now "
+                        "REMOVE #failed.#s0"
+                    ),
+                    ExpressionAttributeNames={
+                        "#collected": "collected",
+                        "#version": "version",
+                        "#updated_at": "updated_at",
+                        "#failed": "failed_stores",
+                        "#s0": store,
+                    },
+                    ExpressionAttributeValues={
+                        ":stores": {"SS": [store]},
+                        ":one": {"N": "1"},
+                        ":now": {"S": f"2026-11-28T00:0{len(outcomes)}:00Z"},
+                    },
+                    ReturnValues="UPDATED_NEW",
+                )["Attributes"]
+            )
+        for expression in ("SET #missing = :one", "SET = :one", "ADD version :text"):
+            try:
+                dynamodb.update_item(
+                    TableName="night",
+                    Key=key,
+                    UpdateExpression=expression,
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":text": {"S": "x"}},
+                )
+            except ClientError as error:
+                outcomes.append(error.response["Error"])
+        outcomes.append(dynamodb.get_item(TableName="night", Key=key)["Item"])
+        return outcomes
+
+
+def test_updates_answer_as_motos_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    expected = _updated_items()
+    assert expected[-1]["collected"] == {"SS": ["ZA-0001", "ZA-0002"]}
+    assert expected[-1]["version"] == {"N": "3"}
+    assert [error["Code"] for error in expected[3:6]] == ["ValidationException"] * 3
+    parsed: list[str] = []
+    make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: Any, expression: str) -> Any:
+        parsed.append(expression)
+        return make(cls, expression)
+
+    monkeypatch.setattr(UpdateExpressionParser, "make", classmethod(counted))
+    assert _updated_items() == expected
+    parsed_by_moto = len(parsed)
+    parsed.clear()
+    with moto_at_scale():
+        assert _updated_items() == expected
+    assert len(set(parsed)) == len(parsed) < parsed_by_moto  # each expression parsed once
