@@ -473,7 +473,7 @@ def _parsed_by_compiled_shapes(original: Callable[..., Any]) -> Callable[..., An
         parse = known[1]
         if parse is None:
             return original(parser, raw_body, shape)
-        return parse(parser._parse_body_as_json(raw_body))
+        return parse(parser._parse_body_as_json(raw_body))  # type: ignore[no-untyped-call]
 
     return parse_json_body
 
@@ -512,7 +512,8 @@ class _ServicePatterns(list):  # type: ignore[type-arg]
             yield self[index]
 
 
-_NOT_IMPLEMENTED: Final = (404, {}, "Not yet implemented")
+_NOT_IMPLEMENTED: Final[tuple[int, dict[str, str], str]] = (404, {}, "Not yet implemented")
+"""moto's answer when no service took the request."""
 
 
 def _routed_from_the_pattern_that_matched(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -563,12 +564,16 @@ def _requests_routed_from_their_last_match() -> Iterator[None]:
         yield
 
 
-def _parsed_once(original: classmethod) -> classmethod:  # type: ignore[type-arg]
-    return classmethod(functools.lru_cache(maxsize=1024)(original.__func__))
+def _parsed_once(original: Any) -> Any:
+    """A classmethod that answers each argument as ``original`` did the first time."""
+    cached: Any = functools.lru_cache(maxsize=1024)(original.__func__)
+    return classmethod(cached)
 
 
 def _update_expressions_parsed_once() -> contextlib.AbstractContextManager[None]:
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
 
     return _replaced(UpdateExpressionParser, make=_parsed_once)
 
