@@ -1,7 +1,7 @@
-"""simulator.moto_at_scale: the patched Kinesis shard lookups answer exactly as moto's own, in the
-stream a consumer reads through boto3 (iterators, limits, the end of the shard); DynamoDB
-transactions write, refuse and roll back exactly as moto's own while copying each table once;
-and the patches are gone after the block."""
+"""simulator.moto_at_scale: each patch answers exactly as moto's own, seen through boto3 where a
+client sees it (Kinesis reads, transactions and their refusals, projections, item reads and
+sizes, listings, updates and their errors, routing, parsed requests), does less work where it
+says it does, and is gone after the block."""
 
 from __future__ import annotations
 
