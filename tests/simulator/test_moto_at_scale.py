@@ -5,6 +5,7 @@ says it does, and is gone after the block."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from datetime import datetime
@@ -732,3 +733,33 @@ def test_updates_answer_as_motos_own(monkeypatch: pytest.MonkeyPatch) -> None:
     with moto_at_scale():
         assert _updated_items() == expected
     assert len(set(parsed)) == len(parsed) < parsed_by_moto  # each expression parsed once
+
+
+def test_results_convert_as_motos_own() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    item = Item(
+        DynamoType({"S": "2026-11-27"}),
+        DynamoType({"S": "#night"}),
+        {
+            "business_date": {"S": "2026-11-27"},
+            "collected": {"SS": ["ZA-0001", "ZA-0002"]},
+            "counts": {"NS": ["1", "2.5"]},
+            "raw": {"B": base64.b64encode(b"\x00\xff").decode()},
+            "raws": {"BS": [base64.b64encode(b"\x01").decode()]},
+            "late": {"BOOL": True},
+            "nothing": {"NULL": True},
+            "expected": {"L": [{"S": "ZA-0001"}, {"M": {"n": {"N": "7"}}}]},
+            "failed": {"M": {"ZA-0003": {"S": "checksum_mismatch"}, "b": {"B": "AP8="}}},
+        },
+    )
+    results = [
+        {"Item": item.describe_attrs()["Item"]},
+        {"Items": [item.attrs, item.to_json()], "Count": 2, "ScannedCount": 2},
+        {"Attributes": item.to_json()["Attributes"], "When": datetime(2026, 11, 27, 22, 15)},
+    ]
+    converted = moto_at_scale_module._converted_directly(dynamo_to_dict)
+    for result in results:
+        assert converted(result) == dynamo_to_dict(result)
+    assert converted(results[0])["Item"]["raw"] == {"B": b"\x00\xff"}  # moto decodes binary
