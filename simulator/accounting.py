@@ -4,9 +4,6 @@ Per feed the report says what entered and where each record ended; a feed *close
 ends add up to what entered. The counts come from what the cloud holds at the end, not from what
 the simulator sent:
 
-The objects of the zones are read from moto's store directly (every other count goes through the
-SDK, as a person with read access would count).
-
 - **sales file lines**: lines in the landing zone's ``sales/date=D/`` files; ended in the raw zone
   (collected by collect_stores: the Glue jobs' input) or still in landing, not collected, with the
   store's status from the submissions table (missing, failed with its problem). When the real
@@ -21,6 +18,9 @@ SDK, as a person with read access would count).
 - **inventory updates, competitor prices, fridge readings**: what the simulator put on the queue,
   bus or IoT topic (the producers' side: a queue keeps no history) against what the consumer
   acknowledged (its responses), what sits in dead-letter / on-failure queues and what is left.
+
+The zones' objects are read from moto's store directly; every other count goes through the SDK,
+as a person with read access would count.
 """
 
 from __future__ import annotations
@@ -125,12 +125,12 @@ def _objects_under(bucket: str, prefix: str) -> Iterator[tuple[str, bytes]]:
     from moto.s3.models import FakeDeleteMarker, s3_backends
 
     from simulator.cloud import ACCOUNT
+    from simulator.moto_at_scale import latest_versions
 
-    versions = dict(s3_backends[ACCOUNT]["aws"].get_bucket(bucket).keys)
-    for key in sorted(name for name in versions if name.startswith(prefix)):
-        latest = versions[key][-1]
-        if not isinstance(latest, FakeDeleteMarker):
-            yield key, latest.value
+    latest = latest_versions(s3_backends[ACCOUNT]["aws"].get_bucket(bucket), prefix)
+    for key in sorted(latest):
+        if not isinstance(latest[key], FakeDeleteMarker):
+            yield key, latest[key].value
 
 
 def _lines_under(bucket: str, prefix: str, *, gz: bool = False) -> Counter[str]:

@@ -311,6 +311,13 @@ def _backends_found_without_the_lock() -> contextlib.AbstractContextManager[None
     return _replaced(BackendDict, _create_account_specific_backend=_found_without_the_lock)
 
 
+def latest_versions(bucket: Any, prefix: str) -> dict[str, Any]:
+    """A moto S3 bucket's objects under ``prefix``: name -> its latest version (a delete marker,
+    when that is the latest), from one snapshot of the bucket's keys, as moto's listing takes."""
+    versions = dict(bucket.keys)
+    return {name: versions[name][-1] for name in versions if name.startswith(prefix)}
+
+
 class _KeysUnder:
     """What moto's ``list_objects`` reads of a bucket, its ``keys`` (name -> latest version),
     cut to the names under ``prefix``."""
@@ -318,8 +325,7 @@ class _KeysUnder:
     __slots__ = ("keys",)
 
     def __init__(self, bucket: Any, prefix: str) -> None:
-        versions = dict(bucket.keys)  # a snapshot of name -> versions, as moto's items() takes
-        self.keys = {name: versions[name][-1] for name in versions if name.startswith(prefix)}
+        self.keys = latest_versions(bucket, prefix)
 
 
 def _listed_from_the_prefix(original: Callable[..., Any]) -> Callable[..., Any]:
