@@ -98,6 +98,7 @@ class Deployer:
         self.assembly = assembly
         self.region = cloud.region
         """The region of the stack being deployed."""
+        self._clients: dict[tuple[str, str], Any] = {}
         self.report = DeployReport()
         self.stacks: dict[str, DeployedStack] = {}
         self._handlers: dict[str, Callable[[str, dict[str, Any], StackContext], DeployedResource]]
@@ -237,7 +238,13 @@ class Deployer:
     # -- helpers -------------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+        """The deployment's client of ``service`` (one each: boto3 builds a client's classes
+        anew every time: ~2 s of a night's deployment)."""
+        key = (service, self.region)
+        made = self._clients.get(key)
+        if made is None:
+            made = self._clients[key] = boto3.client(service, region_name=self.region)
+        return made
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.cloud.account}:{resource}"

@@ -63,7 +63,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -453,11 +453,61 @@ def _top_level_names(root: Path) -> set[str]:
     return names
 
 
+class _ImportWatch:
+    """A meta path finder that finds nothing: first on ``sys.meta_path``, it sees the name of
+    every module imported, and keeps the submodules of the functions' top-level names.
+
+    So a sandbox swap looks its modules up by name (a function's top-level names and the
+    submodules imported under them: a few dozen) instead of reading all of ``sys.modules``
+    (several thousand names, twice per invocation: ~5% of a night's time).
+    """
+
+    def __init__(self) -> None:
+        self.tops: frozenset[str] = frozenset()
+        self.submodules: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.partition(".")[0] in self.tops and "." in fullname:
+            self.submodules.add(fullname)
+
+    def watch(self, tops: Iterable[str]) -> None:
+        """Keep the submodules of ``tops`` too: those already imported, and each one imported
+        from now on (the watch goes first on ``sys.meta_path``)."""
+        new = frozenset(tops) - self.tops
+        if new:
+            self.tops |= new
+            self.submodules.update(
+                name for name in list(sys.modules) if name.partition(".")[0] in new and "." in name
+            )
+        if not sys.meta_path or sys.meta_path[0] is not self:
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(self)
+            sys.meta_path.insert(0, self)
+
+    def seeing(self) -> bool:
+        """Whether every import still passes here first (another finder may have gone before
+        it since, and imported what it never saw)."""
+        return bool(sys.meta_path) and sys.meta_path[0] is self
+
+
+_IMPORTS = _ImportWatch()
+
+
 def _local_modules(local_names: frozenset[str]) -> list[str]:
     """The names in ``sys.modules`` under one of ``local_names`` (a function's top-level
-    modules and packages). Run twice per invocation over a few thousand names: one pass of
-    built-in calls, not a Python helper per name."""
-    return [name for name in list(sys.modules) if name.partition(".")[0] in local_names]
+    modules and packages): those names themselves, and the submodules :data:`_IMPORTS` saw
+    imported under them. A module put in ``sys.modules`` by hand, not imported, is only found
+    at its top level; if the watch is no longer first, every name is read."""
+    modules = sys.modules
+    if not _IMPORTS.seeing() or not local_names <= _IMPORTS.tops:
+        return [name for name in list(modules) if name.partition(".")[0] in local_names]
+    found = [name for name in local_names if name in modules]
+    found += [
+        name
+        for name in list(_IMPORTS.submodules)
+        if name in modules and name.partition(".")[0] in local_names
+    ]
+    return found
 
 
 def _error_payload(
@@ -519,6 +569,7 @@ class LambdaRuntime:
         for root in spec.import_roots:
             local |= _top_level_names(root)
         local -= set(sys.stdlib_module_names) | self._shared_modules
+        _IMPORTS.watch(local)
         with self._bookkeeping:
             self._sandboxes[spec.name] = _Sandbox(spec=spec, local_names=frozenset(local))
             self._stats.setdefault(spec.name, FunctionStats())

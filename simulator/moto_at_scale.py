@@ -81,6 +81,16 @@ night of 2,900 stores grows linearly. Nothing a client sees changes; only how lo
   tables) every time: ~3 ms an event, on 2,900 ``PricesPublished`` events and every S3 event a
   transformer reshapes. The patch keeps each path's parsed expression (an immutable object
   that ``find`` only reads).
+- **Request signatures.** botocore signs every request with SigV4 (a canonical request, its
+  hash and five HMACs: ~10% of a call's time against moto), and moto checks no signature
+  unless its IAM authentication is on. The patch writes the same ``Authorization`` header
+  (credential scope, signed headers: moto reads the region and the access key from it) with
+  a signature of zeros, and the same date, token and payload headers; with moto's
+  authentication on (``INITIAL_NO_AUTH_ACTION_COUNT``), requests are signed as before.
+- **Random identifiers.** moto draws every random string (the 52-character request id of
+  each answer, message and receipt ids) one character per call of ``random.choice``; the
+  patch draws them with one ``random.choices`` from the same generator (seeded by moto's
+  ``mock_random.seed`` as before), from the same characters.
 
 :func:`moto_at_scale` applies them all for the duration of a block (the night's driver uses it).
 """
@@ -95,10 +105,13 @@ import decimal
 import functools
 import importlib
 import json
+import string
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+import botocore.auth
+from moto import settings as moto_settings
 from moto.dynamodb.models import DynamoDBBackend
 from moto.kinesis.models import Shard
 
@@ -679,6 +692,48 @@ def _input_paths_parsed_once() -> contextlib.AbstractContextManager[None]:
     return _replaced(jsonpath_ng.ext, parse=lambda parse: functools.lru_cache(maxsize=512)(parse))
 
 
+UNCHECKED_SIGNATURE: Final = "0" * 64
+"""The signature of an unsigned request (a SigV4 signature's length and alphabet)."""
+
+
+def _signed_only_when_checked(original: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    def add_auth(signer: Any, request: Any) -> None:
+        checked = float("inf") > moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+        if checked or signer.credentials is None:
+            original(signer, request)  # moto checks signatures; or botocore's own error
+            return
+        now = botocore.auth.get_current_datetime()
+        request.context["timestamp"] = now.strftime(botocore.auth.SIGV4_TIMESTAMP)
+        signer._modify_request_before_signing(request)
+        signer._inject_signature_to_request(request, UNCHECKED_SIGNATURE)
+
+    return add_auth
+
+
+def _drawn_at_once(original: Callable[..., str]) -> Callable[..., str]:
+    letters, letters_and_digits = string.ascii_letters, string.ascii_letters + string.digits
+
+    def get_random_string(
+        generator: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False
+    ) -> str:
+        drawn = "".join(
+            generator.choices(letters_and_digits if include_digits else letters, k=length)
+        )
+        return drawn.lower() if lower_case else drawn
+
+    return get_random_string
+
+
+def _random_strings_drawn_at_once() -> contextlib.AbstractContextManager[None]:
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    return _replaced(MotoRandom, get_random_string=_drawn_at_once)
+
+
+def _requests_signed_only_when_checked() -> contextlib.AbstractContextManager[None]:
+    return _replaced(botocore.auth.SigV4Auth, add_auth=_signed_only_when_checked)
+
+
 @contextlib.contextmanager
 def moto_at_scale() -> Iterator[None]:
     """The patches of the module docstring, for the duration of the block."""
@@ -697,5 +752,7 @@ def moto_at_scale() -> Iterator[None]:
         _dynamodb_results_converted_directly(),
         _item_reads_answered_as_json(),
         _input_paths_parsed_once(),
+        _requests_signed_only_when_checked(),
+        _random_strings_drawn_at_once(),
     ):
         yield

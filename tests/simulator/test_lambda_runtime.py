@@ -20,6 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from simulator import lambda_runtime
 from simulator.lambda_runtime import (
     FunctionNotRegistered,
     FunctionSpec,
@@ -210,6 +211,51 @@ def test_a_layer_package_is_importable(runtime: LambdaRuntime) -> None:
 
     assert runtime.invoke("layer_user", {}).payload == {"greeting": "hello from the layer"}
     assert "somepkg" not in sys.modules
+
+
+def _package_user(root: Path, name: str) -> FunctionSpec:
+    """A function whose package's submodule is imported at call time and names the function."""
+    folder = root / name
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "__init__.py").write_text("")
+    (folder / "pkg" / "sub.py").write_text(f"NAME = {name!r}\n")
+    (folder / "handler.py").write_text(
+        "def lambda_handler(event, context):\n    import pkg.sub\n\n    return pkg.sub.NAME\n"
+    )
+    return FunctionSpec(name=name, code_dir=folder, handler="handler.lambda_handler")
+
+
+def _answers_stay_apart(runtime: LambdaRuntime) -> None:
+    for _ in range(2):  # cold, then warm: each time the function's own pkg.sub
+        assert runtime.invoke("one", {}).payload == "one"
+        assert runtime.invoke("two", {}).payload == "two"
+    assert not {"pkg", "pkg.sub", "handler"} & set(sys.modules)
+
+
+def test_submodules_imported_at_call_time_stay_with_their_function(
+    runtime: LambdaRuntime, tmp_path: Path
+) -> None:
+    runtime.register(_package_user(tmp_path, "one"))
+    runtime.register(_package_user(tmp_path, "two"))
+    assert sys.meta_path[0] is lambda_runtime._IMPORTS  # the watch sees every import first
+    _answers_stay_apart(runtime)
+    assert {"pkg.sub"} <= lambda_runtime._IMPORTS.submodules
+
+
+def test_with_another_finder_before_the_watch_every_module_is_still_swapped(
+    runtime: LambdaRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime.register(_package_user(tmp_path, "one"))
+    runtime.register(_package_user(tmp_path, "two"))
+
+    class Ahead:
+        @staticmethod
+        def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+            return None
+
+    monkeypatch.setattr(sys, "meta_path", [Ahead(), *sys.meta_path])
+    lambda_runtime._IMPORTS.submodules.discard("pkg.sub")  # as if imported past the watch
+    _answers_stay_apart(runtime)
 
 
 def test_an_unregistered_function_is_named_in_the_error(runtime: LambdaRuntime) -> None:

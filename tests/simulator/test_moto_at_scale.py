@@ -763,3 +763,65 @@ def test_results_convert_as_motos_own() -> None:
     for result in results:
         assert converted(result) == dynamo_to_dict(result)
     assert converted(results[0])["Item"]["raw"] == {"B": b"\x00\xff"}  # moto decodes binary
+
+
+def _authorization_of(operation: Any) -> str:
+    """The Authorization header a DynamoDB call sends (captured before it is sent)."""
+    seen: list[str] = []
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.meta.events.register(
+        "before-send.dynamodb", lambda request, **_: seen.append(request.headers["Authorization"])
+    )
+    operation(client)
+    (header,) = seen
+    return header.decode() if isinstance(header, bytes) else header
+
+
+def test_requests_carry_motos_scope_unsigned_and_are_signed_when_moto_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto import settings
+
+    with mock_aws():
+        signed = _authorization_of(lambda c: c.list_tables())
+        with moto_at_scale():
+            unsigned = _authorization_of(lambda c: c.list_tables())
+            create_table("t", "pk")  # and moto still answers, in the region of the scope
+            assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == ["t"]
+            monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 1000)
+            checked = _authorization_of(lambda c: c.list_tables())
+        after = _authorization_of(lambda c: c.list_tables())
+
+    def parts(header: str) -> tuple[str, str]:
+        scope, signature = header.rsplit("Signature=", 1)
+        return scope, signature
+
+    assert parts(unsigned)[0] == parts(signed)[0]  # the same credential scope and headers
+    assert f"/{REGION}/dynamodb/aws4_request" in parts(unsigned)[0]
+    assert parts(unsigned)[1] == moto_at_scale_module.UNCHECKED_SIGNATURE
+    assert parts(checked)[1] != moto_at_scale_module.UNCHECKED_SIGNATURE
+    assert parts(after)[1] != moto_at_scale_module.UNCHECKED_SIGNATURE  # gone after the block
+
+
+def test_random_strings_are_drawn_from_motos_characters_and_seed() -> None:
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    motos_own = type(mock_random).get_random_string
+    with moto_at_scale():
+        assert type(mock_random).get_random_string is not motos_own
+        mock_random.seed(7)
+        first = [mock_random.get_random_string(length=52) for _ in range(50)]
+        mock_random.seed(7)
+        again = [mock_random.get_random_string(length=52) for _ in range(50)]
+        letters = mock_random.get_random_string(length=200, include_digits=False)
+        lower = mock_random.get_random_string(length=200, lower_case=True)
+    assert first == again  # seeded as moto's
+    assert len(set(first)) == 50
+    assert all(len(s) == 52 and set(s) <= set(string.ascii_letters + string.digits) for s in first)
+    assert set("".join(first)) & set(string.digits)
+    assert set(letters) <= set(string.ascii_letters)
+    assert lower == lower.lower()
+    assert len(lower) == 200
+    assert type(mock_random).get_random_string is motos_own  # gone after the block
