@@ -735,6 +735,54 @@ def test_updates_answer_as_motos_own(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(set(parsed)) == len(parsed) < parsed_by_moto  # each expression parsed once
 
 
+def test_update_checks_list_their_node_types_once_per_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collections import Counter
+
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    expected = _updated_items()
+    listed: Counter[type] = Counter()
+    motos_own = DepthFirstTraverser.nodes_to_be_processed
+
+    def counted(traverser: Any) -> Any:
+        listed[type(traverser)] += 1
+        return motos_own(traverser)
+
+    monkeypatch.setattr(DepthFirstTraverser, "nodes_to_be_processed", counted)
+    with moto_at_scale():
+        assert _updated_items() == expected
+    assert len(listed) >= 5  # the update checks' classes, each listed once
+    assert set(listed.values()) == {1}
+
+
+def test_update_trees_copy_through_pickle_as_deepcopy_copies_them() -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    tree = UpdateExpressionParser.make(
+        "SET #a = :v, b = if_not_exists(b, :zero) + :one, c = list_append(c, :l) "
+        "REMOVE #d[2] ADD e :s DELETE f :t"
+    )
+
+    def shape(node: Any, parent: Any = None) -> Any:
+        if not isinstance(node, Node):
+            return node
+        assert node.parent is parent or parent is None  # parent links point into the copy
+        return (type(node).__name__, [shape(child, node) for child in node.children or []])
+
+    with moto_at_scale():
+        copied = validators.deepcopy(tree)
+        value = {"L": [{"S": "x"}]}
+        assert validators.deepcopy(value) == value  # not a tree: deepcopy's own
+    assert copied is not tree
+    assert shape(copied) == shape(copy.deepcopy(tree)) == shape(tree)
+    assert validators.deepcopy is copy.deepcopy  # gone after the block
+
+
 def test_results_convert_as_motos_own() -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.utilities import dynamo_to_dict
@@ -825,3 +873,30 @@ def test_random_strings_are_drawn_from_motos_characters_and_seed() -> None:
     assert lower == lower.lower()
     assert len(lower) == 200
     assert type(mock_random).get_random_string is motos_own  # gone after the block
+
+
+def _received_after_ageing() -> list[list[str]]:
+    """What a queue with a 60 s retention delivers: a fresh message, then one sent 61 s ago."""
+    from moto.sqs.models import sqs_backends
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})[
+            "QueueUrl"
+        ]
+        received = []
+        for age_s in (0, 61):
+            sqs.send_message(QueueUrl=url, MessageBody=f"aged {age_s}")
+            queue = sqs_backends["123456789012"][REGION].queues["q"]
+            for message in queue._messages:
+                message.sent_timestamp -= age_s * 1000
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            received.append([m["Body"] for m in answer.get("Messages", [])])
+        return received
+
+
+def test_sqs_retention_answers_as_motos_own() -> None:
+    expected = _received_after_ageing()
+    assert expected == [["aged 0"], []]  # the aged message outlived the retention period
+    with moto_at_scale():
+        assert _received_after_ageing() == expected
