@@ -89,6 +89,27 @@ def test_each_invocation_sees_its_own_function_environment_and_os_environ_is_res
     assert dict(os.environ) == before
 
 
+def test_a_host_variable_changed_between_invocations_reaches_the_next_one(
+    runtime: LambdaRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "handler.py").write_text(
+        "import os\n\n\ndef lambda_handler(event, context):\n"
+        "    return [os.environ.get('MOTO_PROBE'), os.environ.get('AWS_ACCESS_KEY_ID')]\n"
+    )
+    runtime.register(
+        FunctionSpec(name="probe", code_dir=tmp_path, handler="handler.lambda_handler")
+    )
+    monkeypatch.setenv("MOTO_PROBE", "one")  # passed through (the MOTO_ prefix) into its layer
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first")
+    assert runtime.invoke("probe", {}).payload == ["one", "first"]
+    assert runtime.invoke("probe", {}).payload == ["one", "first"]
+    monkeypatch.setenv("MOTO_PROBE", "two")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")
+    assert runtime.invoke("probe", {}).payload == ["two", "second"]
+    monkeypatch.delenv("MOTO_PROBE")
+    assert runtime.invoke("probe", {}).payload == [None, "second"]
+
+
 def test_the_runtime_overrides_apply_over_every_functions_own_variables(
     runtime: LambdaRuntime,
 ) -> None:
