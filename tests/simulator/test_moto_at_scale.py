@@ -900,3 +900,62 @@ def test_sqs_retention_answers_as_motos_own() -> None:
     assert expected == [["aged 0"], []]  # the aged message outlived the retention period
     with moto_at_scale():
         assert _received_after_ageing() == expected
+
+
+_CLAUSE_CASES = [
+    ("SET a = :one, b = :one REMOVE c ADD d :one", {}),
+    ("ADD a :one SET b = :one SET c = :one ADD d :one", {}),  # two kinds twice: moto names one
+    ("SET a = :one REMOVE b SET c = :one", {}),
+    ("SET a.b = :one, a = :one", {}),  # a path inside another
+    ("SET #n = :one REMOVE #n", {"#n": "a"}),  # the same path twice, through a name
+    ("SET #n = :one, #m = :one", {"#n": "a", "#m": "b"}),
+    ("REMOVE a, d ADD e :one", {}),
+]
+
+
+def _clause_outcomes() -> list[Any]:
+    with mock_aws():
+        create_table("t", "pk")
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        outcomes: list[Any] = []
+        for expression, names in _CLAUSE_CASES:
+            arguments: dict[str, Any] = {
+                "TableName": "t",
+                "Key": {"pk": {"S": "k"}},
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+            if names:
+                arguments["ExpressionAttributeNames"] = names
+            try:
+                dynamodb.update_item(**arguments)
+                outcomes.append(dynamodb.get_item(TableName="t", Key={"pk": {"S": "k"}})["Item"])
+            except ClientError as error:
+                outcomes.append((error.response["Error"]["Code"], str(error)))
+        return outcomes
+
+
+def test_clause_checks_made_at_the_root_answer_as_motos_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    expected = _clause_outcomes()
+    refused = [outcome for outcome in expected if isinstance(outcome, tuple)]
+    assert len(refused) == 4  # the two with a kind twice, the overlap, the path twice
+    checked: list[Any] = []
+    motos_own = ActionCountValidator.verify_action_counts
+
+    def counted(validator: Any, node: Any) -> Any:
+        checked.append(node)
+        return motos_own(validator, node)
+
+    monkeypatch.setattr(ActionCountValidator, "verify_action_counts", counted)
+    _clause_outcomes()
+    walked = len(checked)
+    checked.clear()
+    with moto_at_scale():
+        assert _clause_outcomes() == expected
+    assert len(checked) < walked  # the root once for a passing tree, not every node
+    assert "traverse" not in vars(ActionCountValidator)  # gone after the block
