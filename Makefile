@@ -78,8 +78,8 @@ test: ## every test: unit, infra (synth, cdk-nag, cfn-lint, checkov, graph), int
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The night of `make demo`: NIGHT_STORES stores, every drill, the report into report/. 1,000 fit
-# 3 minutes here (1 min 40 s to 2 min 11 s); 2,900 does not yet (187-212 s: README, "The
-# night simulation").
+# 3 minutes here (1 min 40 s to 2 min 11 s); 2,900 does only in this machine's fast minutes
+# (173-223 s: README, "The night simulation").
 # Above 150 stores the POS stream is a stated sample (README, "Samples").
 NIGHT_STORES ?= 1000
 NIGHT_ARGS ?= --stores $(NIGHT_STORES) --inject all
