@@ -168,18 +168,27 @@ def _records_after(original: Callable[[Any, str, int | None], Page]) -> Callable
     return get_records
 
 
+_INHERITED: Final = object()
+"""Marks an attribute the owner does not hold itself (a class's, inherited from its base)."""
+
+
 @contextlib.contextmanager
 def _replaced(owner: Any, **replacements: Callable[[Any], Any]) -> Iterator[None]:
     """``owner``'s attributes replaced for the block: each replacement is made from the
-    attribute it replaces (``lambda original: ...``), and the originals come back after."""
-    saved = {name: vars(owner)[name] for name in replacements}
+    attribute it replaces (``lambda original: ...``), and the originals come back after. An
+    attribute a class inherits is set on the class for the block, and removed after."""
+    held = {name: vars(owner).get(name, _INHERITED) for name in replacements}
     for name, make in replacements.items():
-        setattr(owner, name, make(saved[name]))
+        original = getattr(owner, name) if held[name] is _INHERITED else held[name]
+        setattr(owner, name, make(original))
     try:
         yield
     finally:
-        for name, original in saved.items():
-            setattr(owner, name, original)
+        for name, original in held.items():
+            if original is _INHERITED:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 def _fast_kinesis_shards() -> contextlib.AbstractContextManager[None]:
@@ -623,10 +632,6 @@ def _update_expressions_parsed_once() -> contextlib.AbstractContextManager[None]
     return _replaced(UpdateExpressionParser, make=_parsed_once)
 
 
-_ATOMS: Final = frozenset({str, int, float, bool, type(None), bytes, decimal.Decimal})
-"""Types moto's ``dynamo_to_dict`` hands back as they are."""
-
-
 def _node_types_listed_once() -> contextlib.AbstractContextManager[None]:
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
 
@@ -660,20 +665,6 @@ def _trees_copied_through_pickle() -> contextlib.AbstractContextManager[None]:
     return _replaced(validators, deepcopy=lambda _: copied)
 
 
-@contextlib.contextmanager
-def _overridden(owner: type, name: str, make: Callable[[Any], Any]) -> Iterator[None]:
-    """``owner.name`` (inherited or its own) replaced for the block by ``make(original)``."""
-    own = vars(owner).get(name)
-    setattr(owner, name, make(getattr(owner, name)))
-    try:
-        yield
-    finally:
-        if own is None:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, own)
-
-
 def _root_checked_first(check: str) -> Callable[[Any], Any]:
     from moto.dynamodb.parsing.ast_nodes import UpdateExpression  # type: ignore[attr-defined]
 
@@ -697,16 +688,19 @@ def _clause_checks_made_at_the_root() -> Iterator[None]:
     from moto.dynamodb.parsing import validators
 
     with (
-        _overridden(
-            validators.ActionCountValidator, "traverse", _root_checked_first("verify_action_counts")
+        _replaced(
+            validators.ActionCountValidator, traverse=_root_checked_first("verify_action_counts")
         ),
-        _overridden(
+        _replaced(
             validators.OverlappingPathsValidator,
-            "traverse",
-            _root_checked_first("check_for_overlapping_paths"),
+            traverse=_root_checked_first("check_for_overlapping_paths"),
         ),
     ):
         yield
+
+
+_ATOMS: Final = frozenset({str, int, float, bool, type(None), bytes, decimal.Decimal})
+"""Types moto's ``dynamo_to_dict`` hands back as they are."""
 
 
 def _converted_directly(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -811,6 +805,10 @@ def _signed_only_when_checked(original: Callable[[Any, Any], None]) -> Callable[
     return add_auth
 
 
+def _requests_signed_only_when_checked() -> contextlib.AbstractContextManager[None]:
+    return _replaced(botocore.auth.SigV4Auth, add_auth=_signed_only_when_checked)
+
+
 def _drawn_at_once(original: Callable[..., str]) -> Callable[..., str]:
     letters, letters_and_digits = string.ascii_letters, string.ascii_letters + string.digits
 
@@ -849,10 +847,6 @@ def _sqs_retention_read_from_the_queue() -> contextlib.AbstractContextManager[No
     return _replaced(
         SQSBackend, is_message_valid_based_on_retention_period=_retention_read_from_the_queue
     )
-
-
-def _requests_signed_only_when_checked() -> contextlib.AbstractContextManager[None]:
-    return _replaced(botocore.auth.SigV4Auth, add_auth=_signed_only_when_checked)
 
 
 @contextlib.contextmanager
