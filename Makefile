@@ -7,7 +7,12 @@ ENV ?= dev
 # pytest workers: a module's tests (and its module fixtures: a synthesized app, a local cloud, a
 # SparkSession per worker) stay together in one worker (--dist loadscope).
 TEST_WORKERS ?= 2
-PYTHON ?= python3
+# The venvs' interpreter: the system's CPython 3.11 where the machine has one that makes venvs
+# (Debian's and Ubuntu's builds are optimized, pyenv's default build is not: the 2,900-store night
+# took 157 s on Debian's 3.11.2 against 181 s on pyenv's 3.11.7 here, side by side), else python3.
+# An existing .venv keeps its interpreter: `rm -rf .venv` to change it; PYTHON=... to choose.
+SYSTEM_PYTHON := $(shell for p in /usr/bin/python3.11; do "$$p" -c 'import ensurepip, venv' 2>/dev/null && echo "$$p"; done)
+PYTHON ?= $(or $(SYSTEM_PYTHON),python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
