@@ -961,3 +961,54 @@ def test_clause_checks_made_at_the_root_answer_as_motos_own(
         assert _clause_outcomes() == expected
     assert len(checked) < walked  # the root once for a passing tree, not every node
     assert "traverse" not in vars(ActionCountValidator)  # gone after the block
+
+
+ANSWER_TIMESTAMPS = (
+    "2026-11-27T22:00:00.000Z",  # S3's LastModified in a listing
+    "2026-11-27T22:00:00Z",
+    "2026-11-27T22:00:00.5Z",
+    "2026-11-27T22:00:00.123456Z",
+    "2026-11-27T22:00:00.1234567Z",  # more digits than a datetime holds: botocore's parser
+    "Fri, 27 Nov 2026 22:00:00 GMT",  # S3's Last-Modified header
+    "Sat, 27 Nov 2026 22:00:00 GMT",  # a wrong weekday, as dateutil takes it
+    "Fri, 27 Xyz 2026 22:00:00 GMT",
+    "2026-11-27T22:00:00+02:00",
+    "2026-11-27 22:00:00",
+    "1795809600",
+    1795809600.5,
+)
+
+
+def test_answer_timestamps_read_as_botocores_parser_reads_them() -> None:
+    import botocore.parsers
+
+    botocores = botocore.parsers.DEFAULT_TIMESTAMP_PARSER
+
+    def read(parse: Any, value: Any) -> Any:
+        try:
+            parsed = parse(value)
+        except ValueError as refused:
+            return ("refused", str(refused))
+        return (parsed, type(parsed.tzinfo), parsed.utcoffset())
+
+    expected = [read(botocores, value) for value in ANSWER_TIMESTAMPS]
+    refused = ("2026-13-27T22:00:00Z", "Fri, 31 Nov 2026 22:00:00 GMT", "2026-11-27T25:00:00Z")
+    with moto_at_scale():
+        patched = botocore.parsers.DEFAULT_TIMESTAMP_PARSER
+        assert patched is not botocores
+        assert [read(patched, value) for value in ANSWER_TIMESTAMPS] == expected
+        for value in refused:
+            with pytest.raises(ValueError, match="Invalid timestamp"):
+                patched(value)
+        with mock_aws():  # S3 answers parsed by a client made in the block
+            s3 = boto3.client("s3", region_name=REGION)
+            s3.create_bucket(
+                Bucket="landing", CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+            s3.put_object(Bucket="landing", Key="a.json", Body=b"{}")
+            listed = s3.list_objects_v2(Bucket="landing")["Contents"][0]["LastModified"]
+            read_back = s3.get_object(Bucket="landing", Key="a.json")["LastModified"]
+    assert type(listed.tzinfo) is type(expected[0][0].tzinfo)  # the ISO form's zone
+    assert type(read_back.tzinfo) is type(expected[5][0].tzinfo)  # the HTTP date's
+    assert listed.replace(microsecond=0) == read_back
+    assert botocore.parsers.DEFAULT_TIMESTAMP_PARSER is botocores  # gone after the block
