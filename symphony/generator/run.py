@@ -316,8 +316,11 @@ def generate(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    on_reference: Callable[[], None] | None = None,
 ) -> Written:
     """Generate the day described by ``options`` under ``out``; see docs/contracts.md.
+    ``on_reference`` is called once the four reference files are written (before the stores'
+    files and the streams), so a caller can load them meanwhile.
 
     The cyclic garbage collector is paused for the run: the run holds millions of long-lived
     objects (the day's stream, its baskets, the baselines' amounts) and makes no reference
@@ -326,14 +329,19 @@ def generate(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(options, out, force=force, progress=progress)
+        return _generate(options, out, force=force, progress=progress, on_reference=on_reference)
     finally:
         if collecting:
             gc.enable()
 
 
 def _generate(
-    options: GenerateOptions, out: Path, *, force: bool, progress: Progress | None
+    options: GenerateOptions,
+    out: Path,
+    *,
+    force: bool,
+    progress: Progress | None,
+    on_reference: Callable[[], None] | None,
 ) -> Written:
     _prepare(out, force)
     day = options.business_date
@@ -360,17 +368,43 @@ def _generate(
         b"".join(orjson.dumps(p.record, option=DUMP_OPTIONS) for p in products),
     )
 
+    # The reference first (the fraud baselines need every store's clean sales, the demand
+    # statistics the stock counts and the sales history), so a caller can load it while the rest
+    # is written: each draws from its own generator, so the order changes no byte.
+    regular_of: dict[str, list[tuple[Any, ...]]] = {}
+    sale_amounts = SaleAmounts({product.sku: product.category for product in products})
+    for store in trading:
+        rng = random.Random(f"symphony:{options.seed}:sales:{store.store_id}")
+        regular = regular_transactions(model, store, counts[store.store_id], rng)
+        _gather_clean_sales(sale_amounts, store.store_id, regular, bad_lines.get(store.store_id))
+        regular_of[store.store_id] = regular
+    inventory_data, inventory_count, counted = streams.inventory_updates(
+        trading, products, day, _rng(options, "inventory")
+    )
+    mean_basket = _mean_basket()
+    history_data, history_count, history_dates, recent_units = streams.daily_sales_history(
+        stores, products, counts, day, _rng(options, "history"), mean_basket
+    )
+    fraud_baselines = sale_amounts.baselines(through_date=day)
+    del sale_amounts
+    _write_records(out / "reference" / "fraud_baselines.jsonl", fraud_baselines)
+    recent_dates = streams.recent_dates(day)
+    units = streams.sku_daily_units(
+        counted, products, recent_units, recent_dates, _rng(options, "demand")
+    )
+    demand = demand_statistics(units, recent_dates)
+    _write_records(out / "reference" / "demand.jsonl", demand)
+    if on_reference is not None:
+        on_reference()
+
     stream: list[tuple[int, str, bytes]] = []
     bad_labels: list[dict[str, Any]] = []
     submissions: list[dict[str, Any]] = []
     marker_rng = _rng(options, "markers")
     regular_amounts: dict[str, list[int]] = {}
-    sale_amounts = SaleAmounts({product.sku: product.category for product in products})
     file_lines = 0
     for done, store in enumerate(trading, start=1):
-        rng = random.Random(f"symphony:{options.seed}:sales:{store.store_id}")
-        regular = regular_transactions(model, store, counts[store.store_id], rng)
-        _gather_clean_sales(sale_amounts, store.store_id, regular, bad_lines.get(store.store_id))
+        regular = regular_of.pop(store.store_id)
         planted = plan.planted.get(store.store_id, [])
         outliers = [spec for spec in planted if spec.anomaly == "outlier_amount"]
         if outliers:
@@ -418,9 +452,6 @@ def _generate(
         stores, day, _rng(options, "fridges"), plan.warm_fridge
     )
     _write_lines(out / "stream" / "fridge_readings.jsonl", fridge_data)
-    inventory_data, inventory_count, counted = streams.inventory_updates(
-        trading, products, day, _rng(options, "inventory")
-    )
     _write_lines(out / "stream" / "inventory_updates.jsonl", inventory_data)
     regions = sorted({store.region for store in stores})
     competitor_data, competitor_count = streams.competitor_prices(
@@ -429,21 +460,7 @@ def _generate(
     _write_lines(out / "stream" / "competitor_prices.jsonl", competitor_data)
     customer_data, customer_count = streams.customers(stores, day, _rng(options, "customers"))
     _write_lines(out / "exports" / "customers" / "part-0.jsonl", customer_data)
-    mean_basket = _mean_basket()
-    history_data, history_count, history_dates, recent_units = streams.daily_sales_history(
-        stores, products, counts, day, _rng(options, "history"), mean_basket
-    )
     _write_lines(out / "history" / "daily_sales.jsonl", history_data)
-
-    fraud_baselines = sale_amounts.baselines(through_date=day)
-    del sale_amounts
-    _write_records(out / "reference" / "fraud_baselines.jsonl", fraud_baselines)
-    recent_dates = streams.recent_dates(day)
-    units = streams.sku_daily_units(
-        counted, products, recent_units, recent_dates, _rng(options, "demand")
-    )
-    demand = demand_statistics(units, recent_dates)
-    _write_records(out / "reference" / "demand.jsonl", demand)
 
     anomalies = _anomaly_labels(plan, day, stores, regular_amounts, submissions, fridge_evidence)
     cutoff = local_iso(day, 24 * 3600)

@@ -276,3 +276,31 @@ def test_the_nights_collector_thresholds_hold_for_the_block_and_are_restored() -
         a_night_that_fails()
     assert seen == [NIGHT_GC_THRESHOLDS]
     assert gc.get_threshold() == before
+
+
+def test_a_day_that_cannot_be_generated_stops_the_night_with_the_childs_error(
+    tmp_path: Path,
+) -> None:
+    from simulator.night import GenerationFailed, _generating
+
+    out = tmp_path / "day"
+    out.mkdir()
+    (out / "left-over.txt").write_text("an earlier run's")
+    options = GenerateOptions(stores=3, business_date=date(2026, 11, 27))
+    with _generating(options, out) as generation, pytest.raises(GenerationFailed) as failed:
+        generation.reference()
+    assert "OutputNotEmpty" in str(failed.value)  # the child's traceback, with its error
+    assert [path.name for path in out.iterdir()] == ["left-over.txt"]  # nothing written
+
+
+def test_the_generated_day_arrives_reference_first_then_whole(tmp_path: Path) -> None:
+    from simulator.night import _generating
+
+    out = tmp_path / "day"
+    options = GenerateOptions(stores=3, business_date=date(2026, 11, 27))
+    with _generating(options, out) as generation:
+        generation.reference()
+        assert (out / "reference" / "fraud_baselines.jsonl").exists()
+        summary = generation.summary()
+    assert summary["stores"] == 3
+    assert summary == json.loads((out / "summary.json").read_bytes())

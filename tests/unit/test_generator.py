@@ -112,6 +112,20 @@ def test_another_seed_writes_other_data(day: Path, tmp_path: Path) -> None:
         assert first[name] != second[name]
 
 
+def test_the_reference_is_written_first_and_announced(day: Path, tmp_path: Path) -> None:
+    out = tmp_path / "day"
+    written_then: list[set[str]] = []
+    generate(OPTIONS, out, on_reference=lambda: written_then.append(set(all_files(out))))
+    (at_announcement,) = written_then
+    assert at_announcement == {
+        "reference/stores.jsonl",
+        "reference/products.jsonl",
+        "reference/fraud_baselines.jsonl",
+        "reference/demand.jsonl",
+    }
+    assert all_files(out) == all_files(day)  # the same bytes as without a caller waiting
+
+
 def test_output_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
     script = (
         "import sys; from pathlib import Path; from datetime import date;"
