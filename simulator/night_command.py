@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from datetime import datetime
 
@@ -55,6 +56,9 @@ def night_command(args: argparse.Namespace) -> int:
     except (DeployError, AssemblyError, OptionError) as error:
         print(f"simulator night: {error}", file=sys.stderr)
         return 2
+    # What the night made lives until the process exits (moto's backends hold it): the collector
+    # would only walk it all again while the report is written (~2 s at 2,900 stores).
+    gc.freeze()
     for line in summary_lines(summary):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     if args.report is not None:
