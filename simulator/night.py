@@ -343,6 +343,7 @@ class Night:
         with self.faults.installed(cloud.runtime), supplier.installed():
             self.supplier = supplier
             self._inboxes = self._subscribe_inboxes()
+            self._stage("loading the reference data (the day still being generated)", None)
             self._seed_reference()
             self.day_summary = generation.summary()
             self.labels = json.loads((self.day / "labels.json").read_bytes())
