@@ -28,6 +28,7 @@ import json
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -489,12 +490,46 @@ def _start_execution(state_machine_arn: str, rule_name: str, execution_input: st
     )
 
 
+_EXACT_FIELDS: weakref.WeakKeyDictionary[Any, tuple[tuple[str, frozenset[str]], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+_EXACT_FIELDS_LOCK = threading.Lock()
+
+
+def _exact_fields(pattern: Any) -> tuple[tuple[str, frozenset[str]], ...]:
+    """A pattern's top-level fields that list plain strings only (``"source": ["aws.s3"]``),
+    with their strings: an event whose field is a string among none of them cannot match."""
+    with _EXACT_FIELDS_LOCK:
+        known = _EXACT_FIELDS.get(pattern)
+        if known is None:
+            known = tuple(
+                (name, frozenset(values))
+                for name, values in pattern.get_pattern().items()
+                if name != "$or"
+                and isinstance(values, list)
+                and values
+                and all(type(value) is str for value in values)
+            )
+            _EXACT_FIELDS[pattern] = known
+        return known
+
+
 def rule_matches(rule: Any, event: Mapping[str, Any]) -> bool:
-    """Whether an event put on the rule's bus fires ``rule``, as on AWS."""
+    """Whether an event put on the rule's bus fires ``rule``, as on AWS.
+
+    moto matches a pattern by copying the event through JSON and flattening it, per rule: S3
+    alone puts an event per object written (and moto another, "Object Tags Added", per put), on
+    every rule of the account's buses. An event whose ``source`` or ``detail-type`` (any
+    top-level string) is not among the strings the pattern lists for it cannot match, so it is
+    turned away first; any other is moto's to match."""
     if rule.state == "DISABLED":
         return False
     if rule.scheduled_expression and not rule.event_pattern.get_pattern():
         return False  # a schedule rule fires on its schedule only (the simulated clock)
+    for name, values in _exact_fields(rule.event_pattern):
+        value = event.get(name)
+        if isinstance(value, str) and value not in values:
+            return False
     return bool(rule.event_pattern.matches_event(event))
 
 

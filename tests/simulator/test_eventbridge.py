@@ -346,3 +346,63 @@ def _finished(stepfunctions: Any, execution_arn: str) -> dict[str, Any]:
         if description["status"] != "RUNNING" or time.monotonic() > deadline:
             return description
         time.sleep(0.02)
+
+
+PATTERNS = (
+    {"source": ["aws.s3"], "detail-type": ["Object Created"]},
+    {"source": ["aws.s3"], "detail": {"object": {"key": [{"prefix": "landing/"}]}}},
+    {"source": ["symphony.pricing", "symphony.sales"], "detail-type": [{"prefix": "Price"}]},
+    {"detail-type": ["Object Created", "Object Deleted"], "resources": ["arn:aws:s3:::landing"]},
+    {"source": [{"anything-but": "aws.s3"}]},
+    {"$or": [{"source": ["aws.s3"]}, {"detail-type": ["Scheduled Event"]}]},
+    {"account": ["123456789012"], "detail": {"store_id": ["ZA-0047"]}},
+    {"source": ["aws.s3", 7]},  # not only strings: moto's own matching
+    {},
+)
+EVENTS = (
+    {"source": "aws.s3", "detail-type": "Object Created", "detail": {"object": {"key": "a"}}},
+    {"source": "aws.s3", "detail-type": "Object Tags Added", "resources": ["arn:aws:s3:::x"]},
+    {
+        "source": "aws.s3",
+        "detail-type": "Object Deleted",
+        "resources": ["arn:aws:s3:::landing"],
+        "detail": {"object": {"key": "landing/a"}},
+    },
+    {"source": "symphony.pricing", "detail-type": "PricesPublished", "detail": {}},
+    {"source": "symphony.sales", "detail-type": "Night", "account": "123456789012"},
+    {"source": ["aws.s3"], "detail-type": "Scheduled Event"},  # a list where a string goes
+    {
+        "detail-type": "Scheduled Event",
+        "account": "123456789012",
+        "detail": {"store_id": "ZA-0047"},
+    },
+    {"source": 7},
+)
+
+
+def test_rule_matching_turns_away_only_what_moto_would_not_match() -> None:
+    from types import SimpleNamespace
+
+    from moto.events.models import EventPattern
+
+    from simulator.eventbridge import _exact_fields, rule_matches
+
+    compared = 0
+    for pattern in PATTERNS:
+        rule = SimpleNamespace(
+            state="ENABLED",
+            scheduled_expression=None,
+            event_pattern=EventPattern.load(json.dumps(pattern)),
+        )
+        for event in EVENTS:
+            expected = rule.event_pattern.matches_event(event)
+            assert rule_matches(rule, event) == expected, (pattern, event)
+            compared += 1
+    assert compared == len(PATTERNS) * len(EVENTS)
+    # the turning away is in use: the first pattern lists its source and detail type
+    first = EventPattern.load(json.dumps(PATTERNS[0]))
+    assert dict(_exact_fields(first)) == {
+        "source": frozenset({"aws.s3"}),
+        "detail-type": frozenset({"Object Created"}),
+    }
+    assert _exact_fields(EventPattern.load(json.dumps(PATTERNS[7]))) == ()
