@@ -83,7 +83,7 @@ test: ## every test: unit, infra (synth, cdk-nag, cfn-lint, checkov, graph), int
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The night of `make demo`: NIGHT_STORES stores (the whole chain), every drill, the report into
-# report/. 2,900 stores take 136-166 s here (README, "The night simulation"); NIGHT_STORES=290
+# report/. 2,900 stores take 136-170 s here (README, "The night simulation"); NIGHT_STORES=290
 # for a quicker look (about a minute). Above 150 stores the POS stream is a stated sample
 # (README, "Samples").
 NIGHT_STORES ?= 2900
