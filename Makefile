@@ -11,7 +11,7 @@ TEST_WORKERS ?= 2
 # (Debian's and Ubuntu's builds are optimized, pyenv's default build is not: the 2,900-store night
 # took 157 s on Debian's 3.11.2 against 181 s on pyenv's 3.11.7 here, side by side), else python3.
 # An existing .venv keeps its interpreter: `rm -rf .venv` to change it; PYTHON=... to choose.
-SYSTEM_PYTHON := $(shell for p in /usr/bin/python3.11; do "$$p" -c 'import ensurepip, venv' 2>/dev/null && echo "$$p"; done)
+SYSTEM_PYTHON := $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11)
 PYTHON ?= $(or $(SYSTEM_PYTHON),python3)
 VENV := .venv
 PY := $(VENV)/bin/python

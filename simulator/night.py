@@ -766,8 +766,8 @@ def generate_day(options: GenerateOptions, out: Path, report: Connection) -> Non
     try:
         written = generate(options, out, on_reference=lambda: report.send(("reference", None)))
     except BaseException:
-        report.send(("failed", traceback.format_exc()))
-        raise
+        report.send(("failed", traceback.format_exc()))  # the night raises it, once
+        raise SystemExit(1) from None
     report.send(("done", written.summary))
     report.close()
 
